@@ -1,0 +1,58 @@
+"""The connection-independent facts every SQL module needs: dialect entry, naming, SQLAlchemy dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from dataexport.destination.sql.classification import ErrorClass, product_error
+from dataexport.destination.sql.dialects import SqlDialect
+from dataexport.destination.sql.layout import declared_type
+from dataexport.destination.sql.naming import Naming
+from dataexport.domain.columns import LogicalType
+
+
+@dataclass(frozen=True, slots=True)
+class SqlContext:
+    """One profile's destination on one engine."""
+
+    dialect: SqlDialect
+    naming: Naming
+    sql_dialect: Dialect
+
+    def render(self, logical: LogicalType) -> str:
+        """The declared SQL type of ``logical`` as this engine compiles it."""
+        return declared_type(self.dialect.declare(logical), self.sql_dialect)
+
+    def quote(self, name: str) -> str:
+        """``name`` quoted, always."""
+        return str(self.sql_dialect.identifier_preparer.quote_identifier(name))
+
+    def qualified(self, table: str) -> str:
+        """The quoted, schema-qualified table name."""
+        schema = self.naming.schema
+        return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
+
+
+def error_message(error: DBAPIError) -> str:
+    """The driver's own message (without SQLAlchemy's statement dump)."""
+    return str(error.orig) if error.orig is not None else str(error)
+
+
+@contextmanager
+def translated_errors(context: SqlContext, entity: str | None = None) -> Iterator[None]:
+    """Re-raise database errors as :mod:`dataexport.errors` exceptions (outside record isolation).
+
+    A record-class error here is not about a record (DDL, metadata rows): it is raised as terminal.
+    """
+    try:
+        yield
+    except DBAPIError as error:
+        error_class = context.dialect.classify(error)
+        if error_class is ErrorClass.RECORD:
+            error_class = ErrorClass.TERMINAL
+        raise product_error(error_class, error_message(error), entity=entity) from error

@@ -1,0 +1,84 @@
+"""Creating the SQLAlchemy engine of a destination, with SQLite's connection settings.
+
+SQLite connections get WAL journaling, a busy timeout, foreign keys off and ``synchronous=NORMAL``; the
+driver's own transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``,
+so savepoints work, DDL is transactional, and a writer takes the write lock before its first read (no
+read-to-write upgrade failures under concurrency).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+_PRAGMA_NAME = re.compile(r"^[a-z_]+$")
+_PRAGMA_VALUE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def create_destination_engine(
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    sqlite_pragmas: Mapping[str, int | str] | None = None,
+) -> Engine:
+    """An engine for ``url``; SQLite engines get the settings above.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:////abs/path.db``).
+        busy_timeout_ms: how long a SQLite writer waits for the lock before ``database is locked``.
+        sqlite_pragmas: extra pragmas run on every new SQLite connection, after ours. A test seam too:
+            ``{"max_page_count": n}`` simulates a full disk, ``{"query_only": 1}`` a read-only database.
+    """
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        pragmas = {
+            "busy_timeout": busy_timeout_ms,
+            "journal_mode": "WAL",
+            "foreign_keys": "OFF",
+            "synchronous": "NORMAL",
+            **(sqlite_pragmas or {}),
+        }
+        _install_sqlite_behaviour(engine, [_pragma(name, value) for name, value in pragmas.items()])
+    return engine
+
+
+def _pragma(name: str, value: int | str) -> str:
+    if not _PRAGMA_NAME.match(name) or not _PRAGMA_VALUE.match(str(value)):
+        raise ValueError(f"Invalid SQLite pragma {name}={value!r}")
+    return f"PRAGMA {name} = {value}"
+
+
+def _install_sqlite_behaviour(engine: Engine, statements: list[str]) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def resolve_sqlite_url(url: str, data_dir: Path) -> str:
+    """Resolve a relative SQLite path (``sqlite:///rep.db``) against the data directory (DES §1.7).
+
+    Absolute paths (``sqlite:////var/lib/rep.db``), in-memory databases and other engines are returned as is.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if Path(database).is_absolute() or database.startswith("file:"):
+        return url
+    return parsed.set(database=str((data_dir / database).resolve())).render_as_string(hide_password=False)

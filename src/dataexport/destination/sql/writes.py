@@ -1,0 +1,201 @@
+"""Write statements and their execution inside one transaction (DES §6.7, §6.8, §7.3, §7.5).
+
+Each executor runs on a connection whose transaction the caller owns, reads the stored versions of the
+batch's ids first, decides every record with the pure guards of :mod:`dataexport.domain.guards`, then
+sends only the rows that change. The statements carry the version guard themselves as well, so a
+statement replayed on its own is still harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Executable, delete, insert, or_, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql import TableClause, column, quoted_name, table
+
+from dataexport.destination.base import RemovedRow, WriteResult
+from dataexport.destination.sql.types import Encoder
+from dataexport.domain.changes import Delete, Upsert, latest_per_id
+from dataexport.domain.guards import ABSENT, StoredRow, TombstoneGuard, UpsertDecision, decide_upsert, should_delete
+
+_WRITTEN = frozenset({UpsertDecision.INSERT, UpsertDecision.UPDATE})
+CHUNK = 500  # ids per IN list: well under every engine's bind-parameter limit
+
+UpsertBuilder = Callable[[TableClause, str, str, Sequence[str], bool], Executable]
+
+
+def quoted(name: str) -> quoted_name:
+    """An identifier that is always quoted."""
+    return quoted_name(name, quote=True)
+
+
+def table_clause(name: str, schema: str | None, columns: Sequence[str]) -> TableClause:
+    """A lightweight table for DML; values are bound as given (encoders ran before)."""
+    return table(quoted(name), *(column(quoted(c)) for c in columns), schema=quoted(schema) if schema else None)
+
+
+def sqlite_upsert(
+    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
+) -> Executable:
+    """``INSERT ... ON CONFLICT(Id) DO UPDATE SET ... WHERE excluded.v > t.v OR t.v IS NULL`` (``>=``: rewrite)."""
+    statement = sqlite.insert(target)
+    stored, incoming = target.c[version_column], statement.excluded[version_column]
+    newer = incoming >= stored if rewrite_equal else incoming > stored
+    return statement.on_conflict_do_update(
+        index_elements=[target.c[id_column]],
+        set_={name: statement.excluded[name] for name in update_columns},
+        where=or_(stored.is_(None), newer),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedColumn:
+    """A value column: the key in :attr:`Upsert.values`, the destination column, the encoder."""
+
+    key: str
+    column: str
+    encode: Encoder
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    """How upserts of one entity become rows of its table (columns present and writable only)."""
+
+    table: str
+    schema: str | None
+    id_column: str
+    version_column: str
+    created_column: str | None
+    modified_column: str | None
+    columns: tuple[PlannedColumn, ...]
+    encode_time: Encoder
+    upsert: UpsertBuilder
+
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """Every column a row carries, in order, without duplicates."""
+        system = (self.id_column, self.created_column, self.modified_column)
+        names = [name for name in system if name] + [c.column for c in self.columns] + [self.version_column]
+        return tuple(dict.fromkeys(names))
+
+    def target(self) -> TableClause:
+        """The table clause of the plan's columns."""
+        return table_clause(self.table, self.schema, self.row_columns)
+
+    def row(self, upsert: Upsert, now: object) -> dict[str, object]:
+        """The bound row of ``upsert``; sink times are ``now`` (already encoded)."""
+        row: dict[str, object] = {self.id_column: upsert.record_id}
+        for name in (self.created_column, self.modified_column):
+            if name:
+                row[name] = now
+        for planned in self.columns:
+            row[planned.column] = planned.encode(upsert.values.get(planned.key))
+        row[self.version_column] = upsert.version
+        return row
+
+    def statement(self, rewrite_equal: bool) -> Executable:
+        """The guarded upsert; ``SinkCreatedOn`` and ``Id`` are never updated."""
+        kept = {self.id_column, self.created_column}
+        update = [name for name in self.row_columns if name not in kept]
+        return self.upsert(self.target(), self.id_column, self.version_column, update, rewrite_equal)
+
+
+def chunked(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    """``items`` in slices of ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def read_stored(
+    connection: Connection, target: TableClause, id_column: str, version_column: str, ids: Sequence[str]
+) -> dict[str, StoredRow]:
+    """The stored version of each of ``ids`` that exists."""
+    stored: dict[str, StoredRow] = {}
+    id_col, version_col = target.c[id_column], target.c[version_column]
+    for chunk in chunked(ids):
+        for record_id, version in connection.execute(select(id_col, version_col).where(id_col.in_(chunk))):
+            stored[str(record_id)] = StoredRow(True, version)
+    return stored
+
+
+def execute_upserts(
+    connection: Connection,
+    plan: WritePlan,
+    upserts: Sequence[Upsert],
+    *,
+    guard: TombstoneGuard,
+    rewrite_equal: bool,
+    now: datetime,
+) -> WriteResult:
+    """Apply guarded upserts on ``connection`` (the caller commits)."""
+    batch = latest_per_id(upserts)
+    ids = [u.record_id for u in batch]
+    stored = read_stored(connection, plan.target(), plan.id_column, plan.version_column, ids)
+    decided = {
+        u.record_id: decide_upsert(
+            stored.get(u.record_id, ABSENT), u.record_id, u.version, guard, rewrite_equal=rewrite_equal
+        )
+        for u in batch
+    }
+    encoded_now = plan.encode_time(now)
+    rows = [plan.row(u, encoded_now) for u in batch if decided[u.record_id] in _WRITTEN]
+    if rows:
+        connection.execute(plan.statement(rewrite_equal), rows)
+    return WriteResult(
+        applied=tuple(str(row[plan.id_column]) for row in rows),
+        stale=tuple(i for i, d in decided.items() if d is UpsertDecision.STALE),
+        tombstoned=tuple(i for i, d in decided.items() if d is UpsertDecision.TOMBSTONED),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLogTarget:
+    """Where and how DeleteLog rows are written; ``names`` maps DES column names to destination names."""
+
+    table: TableClause
+    entity: str
+    encode_time: Encoder
+    names: Mapping[str, str]
+
+
+def execute_deletes(
+    connection: Connection,
+    target: TableClause,
+    id_column: str,
+    version_column: str,
+    deletes: Sequence[Delete],
+    *,
+    delete_log: DeleteLogTarget | None,
+    now: datetime,
+) -> WriteResult:
+    """Apply deletes (and their DeleteLog rows) on ``connection`` (the caller commits)."""
+    batch = latest_per_id(deletes)
+    stored = read_stored(connection, target, id_column, version_column, [d.record_id for d in batch])
+    removed = [
+        RemovedRow(d.record_id, stored.get(d.record_id, ABSENT).version)
+        for d in batch
+        if should_delete(stored.get(d.record_id, ABSENT), d.version)
+    ]
+    present = [row.record_id for row in removed if row.record_id in stored]
+    for chunk in chunked(present):
+        connection.execute(delete(target).where(target.c[id_column].in_(chunk)))
+    if delete_log is not None and removed:
+        connection.execute(insert(delete_log.table), _log_rows(delete_log, removed, now))
+    skipped = tuple(d.record_id for d in batch if d.record_id not in {r.record_id for r in removed})
+    return WriteResult(applied=tuple(r.record_id for r in removed), stale=skipped, removed=tuple(removed))
+
+
+def _log_rows(log: DeleteLogTarget, removed: Sequence[RemovedRow], now: datetime) -> list[dict[str, object]]:
+    when, names = log.encode_time(now), log.names
+    return [
+        {
+            names["EntityName"]: log.entity,
+            names["RecordId"]: row.record_id,
+            names["SinkDeleteTime"]: when,
+            names["VersionNumber"]: row.version,
+        }
+        for row in removed
+    ]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the control database, shipped inside the package (run by :mod:`..migrate`)."""
