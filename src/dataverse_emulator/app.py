@@ -23,6 +23,7 @@ from dataverse_emulator.errors import WebApiError
 from dataverse_emulator.identity.bearer import BearerError, validate_bearer, www_authenticate
 from dataverse_emulator.identity.routes import identity_routes
 from dataverse_emulator.identity.urls import base_url_of
+from dataverse_emulator.keyvault import keyvault_routes
 from dataverse_emulator.odata.prefer import parse_prefer
 from dataverse_emulator.odata.querystring import parse_query
 from dataverse_emulator.settings import Settings
@@ -45,9 +46,7 @@ def to_starlette(response: ApiResponse, request_id: str) -> Response:
     headers.update(response.headers)
     if response.status in (204, 304):
         return Response(status_code=response.status, headers=headers)
-    return Response(
-        response.encoded(), status_code=response.status, headers=headers, media_type=response.content_type
-    )
+    return Response(response.encoded(), status_code=response.status, headers=headers, media_type=response.content_type)
 
 
 class WebApi:
@@ -123,9 +122,7 @@ class WebApi:
                 {"WWW-Authenticate": www_authenticate(base_url, emulator.default_tenant_id, org_url)},
             )
         if caller.disabled:
-            raise WebApiError(
-                403, "0x80040220", f"The user with SystemUserId={caller.systemuserid} is disabled."
-            )
+            raise WebApiError(403, "0x80040220", f"The user with SystemUserId={caller.systemuserid} is disabled.")
         return caller
 
 
@@ -148,6 +145,7 @@ def create_app(settings: Settings, emulator: Emulator | None = None, clock: Cloc
         *discovery_routes(emulator),
         *web_api_routes(emulator),
         *identity_routes(emulator),
+        *keyvault_routes(emulator.vault, emulator),
     ]
     app = Starlette(routes=routes)
     app.state.emulator = emulator

@@ -26,9 +26,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", help="Where the emulator keeps its state (SQLite, keys).")
-]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where the emulator keeps its state (SQLite, keys).")]
 
 
 def parse_counts(values: list[str]) -> dict[str, int]:
@@ -36,9 +34,7 @@ def parse_counts(values: list[str]) -> dict[str, int]:
     for value in values:
         table, separator, number = value.partition("=")
         if not separator or not number.strip().isdigit():
-            raise typer.BadParameter(
-                f"'{value}' is not <table>=<rows>, e.g. account=100000", param_hint="--count"
-            )
+            raise typer.BadParameter(f"'{value}' is not <table>=<rows>, e.g. account=100000", param_hint="--count")
         counts[table.strip()] = int(number)
     return counts
 
@@ -51,9 +47,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.bind((host, port))
     except OSError as error:
-        raise typer.BadParameter(
-            f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
-        ) from error
+        raise typer.BadParameter(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port") from error
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -89,23 +83,13 @@ def serve(
     data_dir: DataDir,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
-    tls: Annotated[
-        bool, typer.Option("--tls/--no-tls", help="Serve HTTPS from a private CA in DATA_DIR.")
-    ] = False,
-    public_url: Annotated[
-        str | None, typer.Option(help="Base URL used in links instead of the request's.")
-    ] = None,
-    sample_org: Annotated[
-        str | None, typer.Option(help="Create this sample organization if it is missing.")
-    ] = None,
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Serve HTTPS from a private CA in DATA_DIR.")] = False,
+    public_url: Annotated[str | None, typer.Option(help="Base URL used in links instead of the request's.")] = None,
+    sample_org: Annotated[str | None, typer.Option(help="Create this sample organization if it is missing.")] = None,
     scale: Annotated[int, typer.Option(help="Number of accounts in a new sample organization.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of a new sample organization.")] = 1,
-    count: Annotated[
-        list[str] | None, typer.Option(help="Override a table's row count: <table>=<rows>.")
-    ] = None,
-    san: Annotated[
-        list[str] | None, typer.Option(help="Extra host name or IP for the TLS certificate.")
-    ] = None,
+    count: Annotated[list[str] | None, typer.Option(help="Override a table's row count: <table>=<rows>.")] = None,
+    san: Annotated[list[str] | None, typer.Option(help="Extra host name or IP for the TLS certificate.")] = None,
     no_secret_check: Annotated[bool, typer.Option(help="Accept any client secret.")] = False,
 ) -> None:
     """Run the emulator until interrupted."""
@@ -129,9 +113,7 @@ def serve(
     base_url = public_url.rstrip("/") if public_url else f"{scheme}://{shown_host}:{actual_port}"
     tls_files = ensure_certificates(settings.data_dir, [host, *settings.extra_hosts]) if tls else None
     credentials = credentials_of(emulator, base_url, tls_files.ca_pem if tls_files else None)
-    write_private(
-        settings.data_dir / "credentials.json", orjson.dumps(credentials, option=orjson.OPT_INDENT_2)
-    )
+    write_private(settings.data_dir / "credentials.json", orjson.dumps(credentials, option=orjson.OPT_INDENT_2))
     print_banner(credentials)
     config = uvicorn.Config(
         create_app(settings, emulator),
@@ -145,7 +127,7 @@ def serve(
 
 
 def print_banner(credentials: dict[str, object]) -> None:
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"[bold green]Dataverse emulator listening on {credentials['base_url']}[/]")
     out.print(f"  Web API        {credentials['web_api']}")
     out.print(f"  tenant id      {credentials['tenant_id']}")

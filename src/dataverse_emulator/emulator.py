@@ -185,9 +185,7 @@ class Emulator:
         for sample in identities:
             for user in sample.users:
                 if user.upn.lower() == username.lower():
-                    return UserLogin(
-                        user.oid, user.upn, user.fullname, SAMPLE_PASSWORD, self.persistent.tenant_id
-                    )
+                    return UserLogin(user.oid, user.upn, user.fullname, SAMPLE_PASSWORD, self.persistent.tenant_id)
         return None
 
     @property
@@ -219,9 +217,7 @@ def apply_tracking_overrides(catalog: Catalog, overrides: Mapping[str, bool]) ->
     if unknown:
         raise ValueError(f"tracking_overrides names unknown tables: {sorted(unknown)}")
     tables = tuple(
-        t.model_copy(update={"change_tracking": overrides[t.logical_name]})
-        if t.logical_name in overrides
-        else t
+        t.model_copy(update={"change_tracking": overrides[t.logical_name]}) if t.logical_name in overrides else t
         for t in catalog.tables
     )
     return catalog.model_copy(update={"tables": tables})

@@ -249,6 +249,21 @@ class OrgStore:
                     found[record_id] = StoredRow(table, record_id, version, orjson.loads(data))
         return found
 
+    def values_of(self, table: str, ids: Iterable[str], attribute: str) -> dict[str, object]:
+        """``attribute`` of each live row of ``table`` among ``ids`` (absent rows are missing)."""
+        wanted = sorted(set(ids))
+        found: dict[str, object] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    f"SELECT id, json_extract(data, '$.' || ?) FROM rows WHERE tbl = ? AND id IN ({marks})",
+                    (attribute, table, *chunk),
+                )
+                found.update(cursor.fetchall())
+        return found
+
     def page_by_id(self, table: str, after_id: str | None, limit: int) -> list[StoredRow]:
         """Up to ``limit`` live rows ordered by id, strictly after ``after_id``."""
         with self._lock:
@@ -282,9 +297,7 @@ class OrgStore:
                 "ORDER BY version LIMIT ?",
                 (table, after_version, upto_version, limit),
             ).fetchall()
-        return [
-            StoredRow(table, record_id, version, orjson.loads(data)) for record_id, version, data in fetched
-        ]
+        return [StoredRow(table, record_id, version, orjson.loads(data)) for record_id, version, data in fetched]
 
     def tombstones(self, table: str, after_version: int, upto_version: int, limit: int) -> list[Tombstone]:
         """Tombstones whose version is in ``(after_version, upto_version]``, ascending by version."""
@@ -316,9 +329,7 @@ class OrgStore:
                 "(json_extract(data, '$.' || ?) = ? OR json_extract(data, '$.' || ? || '[1]') = ?)",
                 (table, attribute, value, attribute, value),
             ).fetchall()
-        return [
-            StoredRow(table, record_id, version, orjson.loads(data)) for record_id, version, data in fetched
-        ]
+        return [StoredRow(table, record_id, version, orjson.loads(data)) for record_id, version, data in fetched]
 
     # ----- writes -------------------------------------------------------------------------------
 

@@ -111,9 +111,7 @@ def run_workload(
                 target.primary_id: record_id,
                 target.primary_name: f"Workload {seq} {rng.randrange(10**6)}",
             }
-            response = client.http.post(
-                f"{client.root}{target.entity_set}", json=body, headers=representation
-            )
+            response = client.http.post(f"{client.root}{target.entity_set}", json=body, headers=representation)
             pool.append(record_id)
         elif op == "update":
             record_id = rng.choice(pool)
@@ -128,25 +126,19 @@ def run_workload(
 
 
 def run_workload_command(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="The emulator's data directory (credentials.json).")
-    ],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="The emulator's data directory (credentials.json).")],
     rate: Annotated[float, typer.Option(help="Changes per second.")] = 10.0,
     duration: Annotated[float, typer.Option(help="Seconds to run.")] = 60.0,
     tables: Annotated[str, typer.Option(help="Comma-separated table logical names.")] = "account,contact",
     seed: Annotated[int, typer.Option(help="Seed of the choices and values.")] = 1,
     mix: Annotated[str, typer.Option(help="Weights of create,update,delete.")] = "0.4,0.4,0.2",
     org: Annotated[str | None, typer.Option(help="Organization URL name (default: the first).")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="JSON-lines file of committed changes (default: stdout).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option(help="JSON-lines file of committed changes (default: stdout).")] = None,
 ) -> None:
     """Create, update and delete records through the Web API at a steady rate, recording commit times."""
     credentials_path = data_dir / "credentials.json"
     if not credentials_path.exists():
-        raise typer.BadParameter(
-            f"{credentials_path} not found: start the emulator with this --data-dir first"
-        )
+        raise typer.BadParameter(f"{credentials_path} not found: start the emulator with this --data-dir first")
     weights = tuple(float(w) for w in mix.split(","))
     if len(weights) != 3 or any(w < 0 for w in weights) or not any(weights):
         raise typer.BadParameter("use three non-negative weights, e.g. 0.4,0.4,0.2", param_hint="--mix")

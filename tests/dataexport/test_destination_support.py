@@ -43,9 +43,7 @@ def labels(english: str, german: str | None = None, *, user: str | None = None) 
 
 def attribute(name: str, kind: AttributeKind, **kwargs: object) -> Attribute:
     """An attribute with a deterministic MetadataId."""
-    return Attribute.model_validate(
-        {"logical_name": name, "kind": kind, "metadata_id": f"meta-{name}", **kwargs}
-    )
+    return Attribute.model_validate({"logical_name": name, "kind": kind, "metadata_id": f"meta-{name}", **kwargs})
 
 
 STATE_SET = OptionSet(
@@ -226,7 +224,9 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def make_destination(path: Path, *, prefix: str = "crm", clock: Clock | None = None, **engine: object) -> SqlDestination:
+def make_destination(
+    path: Path, *, prefix: str = "crm", clock: Clock | None = None, **engine: object
+) -> SqlDestination:
     """A SQLite destination on ``path``."""
     sqlite_engine = create_destination_engine(f"sqlite:///{path}", **engine)  # type: ignore[arg-type]
     return SqlDestination(sqlite_engine, table_prefix=prefix, clock=clock or Clock())

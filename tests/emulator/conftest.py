@@ -189,7 +189,7 @@ def start_emulator(
                 break
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"the emulator was not ready after {timeout_s:.0f} s "
+                    f"the emulator was not ready after {timeout_s:g} s "
                     f"(credentials.json {'written' if credentials else 'missing'}): {' '.join(command)}\n"
                     f"--- stderr ---\n{_tail(stderr_path)}\n--- stdout ---\n{_tail(stdout_path)}",
                     pytrace=False,

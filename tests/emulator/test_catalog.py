@@ -256,6 +256,8 @@ def test_navigation_names_follow_dataverse(catalog: Catalog) -> None:
     assert navigation("business_unit_accounts") == ("businessunit", "account", "owningbusinessunit")
     assert navigation("lk_accountbase_createdby") == ("systemuser", "account", "createdby")
     assert navigation("Account_Tasks") == ("account", "task", "regardingobjectid_account_task")
+    assert navigation("new_account_new_widget") == ("account", "new_widget", "new_AccountId")
+    assert navigation("new_new_widget_customerid_contact") == ("contact", "new_widget", "new_CustomerId_contact")
 
 
 def test_contact_lead_opportunity_incident_and_task(catalog: Catalog) -> None:

@@ -161,9 +161,14 @@ def test_annotations_only_when_asked_and_lookuplogicalname_on_every_lookup(env: 
     for row in annotated:
         for key, value in row.items():
             if key.startswith("_") and key.endswith("_value") and value is not None:
-                assert row[f"{key}@Microsoft.Dynamics.CRM.lookuplogicalname"] in ("account", "contact", "systemuser",
-                                                                                   "team", "businessunit",
-                                                                                   "transactioncurrency")
+                assert row[f"{key}@Microsoft.Dynamics.CRM.lookuplogicalname"] in (
+                    "account",
+                    "contact",
+                    "systemuser",
+                    "team",
+                    "businessunit",
+                    "transactioncurrency",
+                )
         assert not any("FormattedValue" in key for key in row)
 
 
@@ -172,8 +177,9 @@ def test_formatted_values_for_options_and_lookups(env: Env) -> None:
     row = env.get("accounts?$select=statecode,_ownerid_value,createdon&$top=1", headers=prefer).json()["value"][0]
     assert row["statecode@OData.Community.Display.V1.FormattedValue"] in ("Active", "Inactive")
     assert row["_ownerid_value@OData.Community.Display.V1.FormattedValue"]
-    assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2} [AP]M",
-                        row["createdon@OData.Community.Display.V1.FormattedValue"])
+    assert re.fullmatch(
+        r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2} [AP]M", row["createdon@OData.Community.Display.V1.FormattedValue"]
+    )
 
 
 def test_filter_orderby_top_and_count(env: Env) -> None:
@@ -229,8 +235,10 @@ def test_single_row_and_not_modified(env: Env) -> None:
 
 def test_expand_collection_navigation_for_the_admin_check(env: Env) -> None:
     admin = env.emulator.identities("contoso").user("admin")
-    url = (f"systemusers?$filter=azureactivedirectoryobjectid eq {admin.oid}"
-           "&$select=systemuserid,isdisabled&$expand=systemuserroles_association($select=name,_roletemplateid_value)")
+    url = (
+        f"systemusers?$filter=azureactivedirectoryobjectid eq {admin.oid}"
+        "&$select=systemuserid,isdisabled&$expand=systemuserroles_association($select=name,_roletemplateid_value)"
+    )
     users = env.get(url).json()["value"]
     assert len(users) == 1
     templates = {role["_roletemplateid_value"] for role in users[0]["systemuserroles_association"]}
@@ -243,7 +251,7 @@ def test_expand_collection_navigation_for_the_admin_check(env: Env) -> None:
 def test_baseline_pages_then_delta_link_with_exact_token_layout(env: Env) -> None:
     rows, delta_link, next_links = follow(env, ROOT + "contacts?$select=fullname", TRACK)
     assert len(rows) == env.store.count("contact") and len({r["contactid"] for r in rows}) == len(rows)
-    assert all('istracking%3D%22True%22' in link for link in next_links)
+    assert all("istracking%3D%22True%22" in link for link in next_links)
     assert delta_link.startswith(ROOT + "contacts?$select=fullname&$deltatoken=")
     assert re.fullmatch(r"\d+!\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}", token_of(delta_link))
     assert re.search(r"\$deltatoken=\d+%21\d{2}%2f\d{2}%2f\d{4}%20\d{2}%3a\d{2}%3a\d{2}$", delta_link)
@@ -262,7 +270,10 @@ def test_delta_reports_changes_then_tombstones_and_empty_afterwards(env: Env) ->
     assert [v.get("contactid") for v in values[:2]] == [ids[0], new_id]
     assert values[0]["jobtitle"] == "Buyer"
     assert values[2] == {
-        "@odata.context": f"{ROOT}$metadata#contacts/$deletedEntity", "id": ids[1], "reason": "deleted"}
+        "@odata.context": f"{ROOT}$metadata#contacts/$deletedEntity",
+        "id": ids[1],
+        "reason": "deleted",
+    }
     empty = env.client.get(body["@odata.deltaLink"]).json()
     assert empty["value"] == [] and empty["@odata.deltaLink"] != delta_link
 
@@ -291,14 +302,16 @@ def test_created_then_deleted_is_only_a_tombstone(env: Env) -> None:
     assert len(values) == 1 and values[0]["reason"] == "deleted"
 
 
-@pytest.mark.parametrize("option", ["$filter=statecode eq 0", "$orderby=fullname", "$top=3",
-                                    "$expand=parentcustomerid_account"])
+@pytest.mark.parametrize(
+    "option", ["$filter=statecode eq 0", "$orderby=fullname", "$top=3", "$expand=parentcustomerid_account"]
+)
 def test_options_rejected_under_tracking(env: Env, option: str) -> None:
     response = env.get(f"contacts?{option}", headers=TRACK)
     name = option.split("=")[0]
     assert response.status_code == 400
     assert response.json()["error"]["message"] == (
-        f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.')
+        f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.'
+    )
 
 
 def test_untracked_table_and_bad_token(env: Env) -> None:
@@ -306,7 +319,9 @@ def test_untracked_table_and_bad_token(env: Env) -> None:
     response = env.get(untracked.entity_set_name, headers=TRACK)
     assert response.status_code == 400
     assert response.json()["error"] == {
-        "code": "0x80040203", "message": f"Change tracking is not enabled for the entity '{untracked.logical_name}'."}
+        "code": "0x80040203",
+        "message": f"Change tracking is not enabled for the entity '{untracked.logical_name}'.",
+    }
     bad = env.get("contacts?$deltatoken=notatoken")
     assert bad.status_code == 400 and bad.json()["error"]["message"] == "Invalid delta token."
 
@@ -366,8 +381,11 @@ def test_create_returns_entity_id_headers_or_representation(env: Env) -> None:
     assert created.status_code == 204
     assert created.headers["OData-EntityId"] == created.headers["Location"]
     assert re.fullmatch(re.escape(ROOT) + r"accounts\([0-9a-f-]{36}\)", created.headers["Location"])
-    represented = env.client.post(ROOT + "accounts?$select=name,revenue", json={"name": "Fifth", "revenue": 12.5},
-                                  headers={"Prefer": "return=representation"})
+    represented = env.client.post(
+        ROOT + "accounts?$select=name,revenue",
+        json={"name": "Fifth", "revenue": 12.5},
+        headers={"Prefer": "return=representation"},
+    )
     assert represented.status_code == 201
     body = represented.json()
     assert body["name"] == "Fifth" and body["revenue"] == 12.5
@@ -377,8 +395,12 @@ def test_create_returns_entity_id_headers_or_representation(env: Env) -> None:
 def test_patch_upsert_and_conditions(env: Env) -> None:
     new_id = "6f1d2e3c-4b5a-4697-8877-665544332211"
     assert env.client.patch(ROOT + f"accounts({new_id})", json={"name": "Upserted"}).status_code == 204
-    assert env.client.patch(ROOT + f"accounts({new_id})", json={"name": "Again"},
-                            headers={"If-None-Match": "*"}).status_code == 412
+    assert (
+        env.client.patch(
+            ROOT + f"accounts({new_id})", json={"name": "Again"}, headers={"If-None-Match": "*"}
+        ).status_code
+        == 412
+    )
     other = "6f1d2e3c-4b5a-4697-8877-665544332299"
     missing = env.client.patch(ROOT + f"accounts({other})", json={"name": "X"}, headers={"If-Match": "*"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "0x80040217"
@@ -400,7 +422,8 @@ def test_write_validation_errors(env: Env) -> None:
 def test_bind_sets_a_lookup(env: Env) -> None:
     contact = env.get("contacts?$select=contactid,fullname&$top=1").json()["value"][0]
     created = env.client.post(
-        ROOT + "accounts", json={"name": "Bound", "primarycontactid@odata.bind": f"/contacts({contact['contactid']})"})
+        ROOT + "accounts", json={"name": "Bound", "primarycontactid@odata.bind": f"/contacts({contact['contactid']})"}
+    )
     prefer = {"Prefer": 'odata.include-annotations="*"'}
     row = env.client.get(created.headers["Location"] + "?$select=_primarycontactid_value", headers=prefer).json()
     assert row["_primarycontactid_value"] == contact["contactid"]
@@ -424,12 +447,16 @@ def test_who_am_i_and_current_organization(env: Env) -> None:
 
 def test_missing_forged_and_foreign_tokens(env: Env) -> None:
     anonymous = env.client.get(ROOT + "accounts", headers={"Authorization": ""})
-    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer authorization_uri=")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith(
+        "Bearer authorization_uri="
+    )
     forged = env.client.get(ROOT + "accounts", headers={"Authorization": "Bearer abc.def.ghi"})
     assert forged.status_code == 401
     wrong_audience = app_token(env.emulator, aud="https://elsewhere.example")
     assert env.client.get(ROOT + "accounts", headers={"Authorization": f"Bearer {wrong_audience}"}).status_code == 401
-    disabled = env.client.get(ROOT + "WhoAmI", headers={"Authorization": f"Bearer {user_token(env.emulator, 'disabled')}"})
+    disabled = env.client.get(
+        ROOT + "WhoAmI", headers={"Authorization": f"Bearer {user_token(env.emulator, 'disabled')}"}
+    )
     assert disabled.status_code == 403 and disabled.json()["error"]["code"] == "0x80040220"
     admin = env.client.get(ROOT + "WhoAmI", headers={"Authorization": f"Bearer {user_token(env.emulator, 'admin')}"})
     assert admin.json()["UserId"] == env.emulator.identities("contoso").user("admin").systemuserid
@@ -440,3 +467,26 @@ def test_unknown_set_and_method(env: Env) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"] == {"code": "0x0", "message": "Resource not found for the segment 'widgets'."}
     assert env.client.put(ROOT + "accounts", json={}).status_code == 405
+
+
+def test_bulk_delete_by_primary_ids(env: Env) -> None:
+    ids = [r["accountid"] for r in env.get("accounts?$select=accountid&$top=2").json()["value"]]
+    query = {
+        "@odata.type": "Microsoft.Dynamics.CRM.QueryExpression",
+        "EntityName": "account",
+        "Criteria": {
+            "FilterOperator": "And",
+            "Conditions": [
+                {
+                    "AttributeName": "accountid",
+                    "Operator": "In",
+                    "Values": [{"Value": i, "Type": "System.Guid"} for i in ids],
+                }
+            ],
+        },
+    }
+    response = env.client.post(ROOT + "BulkDelete", json={"JobName": "x", "QuerySet": [query]})
+    assert response.status_code == 200 and re.fullmatch(r"[0-9a-f-]{36}", response.json()["JobId"])
+    assert all(env.get(f"accounts({i})").status_code == 404 for i in ids)
+    whole_table = {"EntityName": "account", "Criteria": {"Conditions": []}}
+    assert env.client.post(ROOT + "BulkDelete", json={"QuerySet": [whole_table]}).status_code == 400

@@ -11,19 +11,20 @@ Guarantees shared by every method:
   :attr:`WriteResult.failures`, while the rest of the batch commits.
 - Tombstones live in the control database, not in the destination: the engine resolves them into a
   :class:`~dataexport.domain.guards.TombstoneGuard` passed to :meth:`Destination.apply_upserts`, and stores
-  new ones from :attr:`WriteResult.removed` after :meth:`Destination.apply_deletes`.
+  :meth:`RemovedRow.tombstone` of each :attr:`WriteResult.removed` after :meth:`Destination.apply_deletes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from dataexport.domain.changes import Delete, Upsert
 from dataexport.domain.failures import ChangeType
-from dataexport.domain.guards import NO_TOMBSTONES, TombstoneGuard
+from dataexport.domain.guards import NO_TOMBSTONES, Tombstone, TombstoneGuard, tombstone_for
 from dataexport.domain.metadata import EntityMetadataRows
 from dataexport.domain.schema import EntitySchema, ManyToManyRelationship
 
@@ -124,10 +125,21 @@ class RecordFailure:
 
 @dataclass(frozen=True, slots=True)
 class RemovedRow:
-    """A delete that applied: ``version`` is the removed row's stored version (None: row was absent)."""
+    """A delete that applied.
+
+    Attributes:
+        record_id: the deleted id.
+        version: the removed row's stored version (None: the row was absent); DeleteLog's ``VersionNumber``.
+        delete_version: the version the delete itself carried, if any.
+    """
 
     record_id: str
     version: int | None
+    delete_version: int | None = None
+
+    def tombstone(self, now: datetime) -> Tombstone:
+        """The tombstone the engine stores for this delete (DES §7.5): the highest version known."""
+        return tombstone_for(self.record_id, self.delete_version, self.version, now)
 
 
 @dataclass(frozen=True, slots=True)

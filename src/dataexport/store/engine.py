@@ -68,7 +68,7 @@ def _sqlite_engine(url: URL, busy_timeout: timedelta) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # None = pysqlite issues no BEGIN of its own; the "begin" listener below does.
-        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         if not in_memory:

@@ -24,14 +24,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    and_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from dataexport.domain.failures import ChangeType
 from dataexport.domain.sync import EntityPhase
-from dataexport.store.values import FailureLog, LinkKind, SyncKind
+from dataexport.store.values import FailureLog, LinkKind, SyncKey, SyncKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,6 +92,16 @@ class SubjectKey:
     profile_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     kind: Mapped[SyncKind] = mapped_column(_enum(SyncKind, 16), primary_key=True)
     entity: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+
+    @classmethod
+    def is_key(cls, key: SyncKey) -> ColumnElement[bool]:
+        """A WHERE clause selecting the rows of ``key``."""
+        return and_(cls.profile_id == key.profile_id, cls.kind == key.kind, cls.entity == key.name)
+
+    @property
+    def key(self) -> SyncKey:
+        """The subject this row belongs to."""
+        return SyncKey(self.profile_id, self.entity, self.kind)
 
 
 class OrganizationRow(Base):

@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +43,11 @@ def chunked(items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
         yield chunk
 
 
+def rowcount(result: object) -> int:
+    """Rows matched by the DML statement that produced ``result``."""
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
 class Database:
     """The engine, the clock and the session factories of one control store."""
 
@@ -69,7 +74,7 @@ class Database:
             ControlDatabaseBusy: lock wait timed out or the connection dropped; nothing was committed.
             ControlDatabaseFault: any other database error.
         """
-        with _translated(self.dialect), self._writer.begin() as session:
+        with translated(self.dialect), self._writer.begin() as session:
             yield session
 
     @contextmanager
@@ -79,7 +84,7 @@ class Database:
         Raises:
             ControlDatabaseBusy, ControlDatabaseFault: as :meth:`write`.
         """
-        with _translated(self.dialect), self._reader.begin() as session:
+        with translated(self.dialect), self._reader.begin() as session:
             yield session
 
     def insert(self, table: type[object]) -> sqlite.Insert | postgresql.Insert:
@@ -110,7 +115,8 @@ def is_transient(error: DBAPIError, dialect: str) -> bool:
 
 
 @contextmanager
-def _translated(dialect: str) -> Iterator[None]:
+def translated(dialect: str) -> Iterator[None]:
+    """Re-raise database errors as :class:`ControlDatabaseBusy` or :class:`ControlDatabaseFault`."""
     try:
         yield
     except DBAPIError as error:

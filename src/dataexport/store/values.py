@@ -244,3 +244,11 @@ class Organization:
     privacy_terms_accepted_by: str | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a retention run removed."""
+
+    tombstones: int = 0
+    ledger_entries: int = 0

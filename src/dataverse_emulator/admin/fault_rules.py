@@ -13,8 +13,9 @@ app id or user name), ``nth`` (integer or list: 1-based count of requests matchi
 (emulator clock, ISO 8601), ``any`` (``true``: no constraint).
 
 Action: at most one *effect* among ``status``, ``stall_after_bytes``, ``reset``, ``expire_token``,
-``disable_tracking``, ``malform``; ``delay_ms`` may accompany any of them (it is waited first) or
-stand alone (then the request continues normally).
+``disable_tracking``, ``malform``; ``delay_ms`` may accompany any of them (it is waited before the
+response starts) or stand alone (then the request continues normally). With ``stall_after_bytes`` it
+is instead the length of the stall (default 30 s).
 """
 
 from __future__ import annotations

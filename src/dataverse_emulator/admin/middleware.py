@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataverse_emulator.admin import tracking_faults
-from dataverse_emulator.admin.facts import RequestFacts, request_facts
+from dataverse_emulator.admin.facts import request_facts
 from dataverse_emulator.admin.fault_rules import Effect, FaultAction, Malform
 from dataverse_emulator.admin.faults import FaultDecision
 from dataverse_emulator.admin.malform import malformed, next_page_row
@@ -97,8 +97,8 @@ class _Exchange:
                 self.fault = f"throttled {outcome.code}"
                 await self.send_reply(throttle_reply(outcome))
                 return
-            admitted = isinstance(outcome, Admission)
             if isinstance(outcome, Admission):
+                admitted = True
                 self.extra_headers = _ratelimit_headers(outcome)
             decision = self.admin.faults.decide(self.facts)
             self.fault = decision.label() if decision else None
@@ -252,4 +252,4 @@ def install_middleware(app: ASGIApp, emulator: Emulator) -> ASGIApp:
     return AdminMiddleware(app, emulator)
 
 
-__all__ = ["AdminMiddleware", "InjectedConnectionReset", "RequestFacts", "install_middleware"]
+__all__ = ["AdminMiddleware", "InjectedConnectionReset", "install_middleware"]

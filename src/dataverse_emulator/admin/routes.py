@@ -25,6 +25,7 @@ from dataverse_emulator.admin.fields import AdminRequestError, Fields, parse_bod
 from dataverse_emulator.admin.middleware import install_middleware
 from dataverse_emulator.admin.throttling import ThrottleSettings
 from dataverse_emulator.admin.workload import Workload, parse_workload
+from dataverse_emulator.errors import WebApiError
 from dataverse_emulator.identity.urls import base_url_of
 from dataverse_emulator.keyvault import admin_delete_secret, admin_put_secret
 from dataverse_emulator.storage import OrgStore
@@ -78,6 +79,8 @@ def admin_routes(emulator: Emulator) -> list[BaseRoute]:
                 return _error(400, "BadRequest", error.message)
             except UnknownOrg as error:
                 return _error(404, "NotFound", str(error))
+            except WebApiError as error:
+                return _error(error.status, error.code or "BadRequest", error.message)
 
         return guarded
 

@@ -81,10 +81,13 @@ class _UserWriter:
         key = spec.text("user")
         if key is not None:
             try:
-                return self.identities.user(key).systemuserid
+                sample_id = self.identities.user(key).systemuserid
             except KeyError as error:
                 known = [u.key for u in self.identities.users]
                 raise AdminRequestError(f"'user': no sample user {key!r}; use one of {known}") from error
+            if self.store.get("systemuser", sample_id) is None:
+                raise AdminRequestError(f"'user': the sample user {key!r} was deleted; add a user with 'oid'")
+            return sample_id
         user_id = spec.text("systemuserid")
         if user_id is not None:
             if not _GUID.match(user_id):

@@ -86,7 +86,7 @@ def multiselect(
 
 def state_status(states: Iterable[OptionDef], statuses: Iterable[OptionDef]) -> Columns:
     """``statecode``/``statuscode`` with their label helpers ``statecodename``/``statuscodename``."""
-    state = attribute(
+    state_column = attribute(
         "StateCode",
         AttributeType.STATE,
         "StateType",
@@ -94,7 +94,7 @@ def state_status(states: Iterable[OptionDef], statuses: Iterable[OptionDef]) -> 
         {"de": "Status", "create": False},
         option_set=OptionSetDef(name="", type=OptionSetType.STATE, options=tuple(states)),
     )
-    status = attribute(
+    status_column = attribute(
         "StatusCode",
         AttributeType.STATUS,
         "StatusType",
@@ -102,7 +102,8 @@ def state_status(states: Iterable[OptionDef], statuses: Iterable[OptionDef]) -> 
         {"de": "Statusgrund"},
         option_set=OptionSetDef(name="", type=OptionSetType.STATUS, options=tuple(statuses)),
     )
-    return Columns((state, status, label_helper(state), label_helper(status)))
+    helpers = (label_helper(state_column), label_helper(status_column))
+    return Columns((state_column, status_column, *helpers))
 
 
 def label_helper(of: AttributeDef) -> AttributeDef:
@@ -116,9 +117,9 @@ def label_helper(of: AttributeDef) -> AttributeDef:
     )
 
 
-def named(attribute: AttributeDef) -> Columns:
+def named(column: AttributeDef) -> Columns:
     """An option-set attribute followed by its Virtual ``<x>name`` label helper."""
-    return Columns((attribute, label_helper(attribute)))
+    return Columns((column, label_helper(column)))
 
 
 def state(value: int, label: str, default_status: int, de: str | None = None) -> OptionDef:

@@ -10,7 +10,7 @@ here) and the relationships' referencing entity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
@@ -20,9 +20,6 @@ from dataverse_emulator.catalog.model import (
     DateTimeBehavior,
     Labels,
     OneToManyDef,
-    OptionDef,
-    OptionSetDef,
-    OptionSetType,
 )
 
 INT_MIN, INT_MAX = -2_147_483_648, 2_147_483_647
@@ -66,6 +63,7 @@ def labels(en: str, de: str | None = None) -> Labels:
 def attribute(
     schema: str, kind: AttributeType, type_name: str, display: str, common: Common, **typed: object
 ) -> AttributeDef:
+    """The building block of every builder: common options plus the type's own ``AttributeDef`` fields."""
     logical = schema.lower()
     fields: dict[str, object] = {
         "logical_name": logical,
@@ -241,9 +239,12 @@ def datetime(
 
 
 def uniqueidentifier(schema: str, display: str, *, primary: bool = False, **common: Unpack[Common]) -> AttributeDef:
+    """A Uniqueidentifier; ``primary`` makes it the table's key (SystemRequired, not updatable)."""
     if primary:
         common = {"update": False, "required": "SystemRequired", **common}
-    return attribute(schema, AttributeType.UNIQUEIDENTIFIER, "UniqueidentifierType", display, common, is_primary_id=primary)
+    return attribute(
+        schema, AttributeType.UNIQUEIDENTIFIER, "UniqueidentifierType", display, common, is_primary_id=primary
+    )
 
 
 def entityname(schema: str, display: str, **common: Unpack[Common]) -> AttributeDef:
@@ -285,16 +286,17 @@ def lookup(
     Args:
         relationships: target table → relationship schema name, in target order.
         navigation: the referencing navigation property for polymorphic lookups (a single target uses
-            the attribute's logical name, as in Dataverse).
+            the attribute's logical name, or its schema name for a custom lookup, as in Dataverse).
         name_length: MaxLength of the ``<x>name`` helper; ``None`` for no name helpers.
         type_column: schema name of the EntityName helper (``ParentCustomerIdType``), if any.
     """
     logical = schema.lower()
     targets = tuple(relationships)
     type_name = {AttributeType.CUSTOMER: "CustomerType", AttributeType.OWNER: "OwnerType"}.get(kind, "LookupType")
-    attribute = attribute(schema, kind, type_name, display, common, targets=targets)
+    # Dataverse names the navigation of a custom lookup after its schema name (``new_AccountId``).
+    base = schema if logical.startswith("new_") else logical
     helper: Common = {"attribute_of": logical, "create": False, "update": False}
-    attributes = [attribute]
+    attributes = [attribute(schema, kind, type_name, display, common, targets=targets)]
     if name_length is not None:
         attributes.append(string(f"{schema}Name", name_length, "", **helper))
     if yomi and name_length is not None:
@@ -309,9 +311,7 @@ def lookup(
             referencing_entity="",
             referencing_attribute=logical,
             referenced_navigation=rel,
-            referencing_navigation=(
-                logical if len(targets) == 1 else navigation.format(attribute=logical, target=target)
-            ),
+            referencing_navigation=(base if len(targets) == 1 else navigation.format(attribute=base, target=target)),
             is_custom=rel.startswith("new_"),
         )
         for target, rel in relationships.items()
@@ -320,7 +320,11 @@ def lookup(
 
 
 def owner(relationship: str) -> Columns:
-    """``ownerid`` (Owner → systemuser, team) and helpers; its one 1:N comes from the ``owner`` table."""
+    """``ownerid`` (Owner → systemuser, team) and its helpers.
+
+    As in Dataverse, the lookup has one 1:N relationship (``owner_accounts``), whose referenced table
+    is ``owner``, the common base of users and teams; ``Targets`` still lists ``systemuser`` and ``team``.
+    """
     columns = lookup(
         "OwnerId",
         "Owner",
@@ -331,5 +335,5 @@ def owner(relationship: str) -> Columns:
         de="Besitzer",
         required="SystemRequired",
     )
-    attribute = columns.attributes[0].model_copy(update={"targets": ("systemuser", "team")})
-    return Columns((attribute, *columns.attributes[1:]), columns.relationships)
+    column = columns.attributes[0].model_copy(update={"targets": ("systemuser", "team")})
+    return Columns((column, *columns.attributes[1:]), columns.relationships)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from dataverse_emulator.catalog import tables_custom, tables_sales, tables_security, tables_service
-from dataverse_emulator.catalog.columns import option
+from dataverse_emulator.catalog.choices import option
 from dataverse_emulator.catalog.model import Catalog, OptionSetDef, OptionSetType
 from dataverse_emulator.catalog.tables import TablePart
 from dataverse_emulator.catalog.tables_intersect import INTERSECTS, intersect_table, many_to_many

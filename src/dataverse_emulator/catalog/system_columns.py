@@ -7,17 +7,7 @@ Relationship names follow the platform's patterns: ``lk_<base>_createdby`` for t
 
 from __future__ import annotations
 
-from dataverse_emulator.catalog.columns import (
-    Columns,
-    Common,
-    bigint,
-    datetime,
-    decimal,
-    group,
-    integer,
-    lookup,
-    owner,
-)
+from dataverse_emulator.catalog.columns import Columns, Common, bigint, datetime, decimal, group, integer, lookup, owner
 from dataverse_emulator.catalog.model import AttributeDef, DateTimeBehavior
 
 READ_ONLY: Common = {"create": False, "update": False}

@@ -7,10 +7,9 @@ table (more than 200 columns, a few memos of 1 MiB), ``new_untracked`` has chang
 from __future__ import annotations
 
 from dataverse_emulator.catalog import system_columns
+from dataverse_emulator.catalog.choices import active_inactive, boolean, multiselect, named, option, picklist
 from dataverse_emulator.catalog.columns import (
-    active_inactive,
     bigint,
-    boolean,
     datetime,
     decimal,
     double,
@@ -18,10 +17,6 @@ from dataverse_emulator.catalog.columns import (
     lookup,
     memo,
     money,
-    multiselect,
-    named,
-    option,
-    picklist,
     string,
     uniqueidentifier,
 )

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataverse_emulator.catalog import system_columns
-from dataverse_emulator.catalog.columns import (
-    Columns,
+from dataverse_emulator.catalog.choices import (
     active_inactive,
     boolean,
+    named,
+    option,
+    picklist,
+    state,
+    state_status,
+    status,
+)
+from dataverse_emulator.catalog.columns import (
+    Columns,
     datetime,
     double,
     group,
@@ -15,12 +23,6 @@ from dataverse_emulator.catalog.columns import (
     lookup,
     memo,
     money,
-    named,
-    option,
-    picklist,
-    state,
-    state_status,
-    status,
     string,
     uniqueidentifier,
 )

@@ -8,18 +8,14 @@
 from __future__ import annotations
 
 from dataverse_emulator.catalog import system_columns
+from dataverse_emulator.catalog.choices import active_inactive, boolean, named, option, picklist
 from dataverse_emulator.catalog.columns import (
-    active_inactive,
-    boolean,
     decimal,
     entityname,
     image,
     integer,
     lookup,
     memo,
-    named,
-    option,
-    picklist,
     string,
     uniqueidentifier,
 )

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from dataverse_emulator.catalog import system_columns
+from dataverse_emulator.catalog.choices import boolean, named, option, picklist, state, state_status, status
 from dataverse_emulator.catalog.columns import (
-    boolean,
     datetime,
     entityname,
     integer,
     lookup,
     memo,
-    named,
-    option,
-    picklist,
-    state,
-    state_status,
-    status,
     string,
     uniqueidentifier,
     virtual,

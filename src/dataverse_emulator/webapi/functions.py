@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
+from dataverse_emulator.catalog.model import TableDef
 from dataverse_emulator.errors import WebApiError, bad_request
 from dataverse_emulator.webapi import metadata
 from dataverse_emulator.webapi.context import ApiRequest, ApiResponse
+from dataverse_emulator.webapi.values import parse_guid
+from dataverse_emulator.webapi.writes import delete_with_links, parse_body
 
 _ARGS = re.compile(r"^[A-Za-z]+\((?P<args>.*)\)$", re.DOTALL)
 _ACCESS_TYPES = ("Default", "Internet", "Intranet")
@@ -124,10 +128,53 @@ def retrieve_metadata_changes(request: ApiRequest) -> ApiResponse:
 
 
 def bulk_delete(request: ApiRequest) -> ApiResponse:
-    """``POST BulkDelete``: the emulator answers with a job id; deleting by query is not emulated."""
+    """``POST BulkDelete`` (spec §5.5): the job runs at once and its id is returned.
+
+    Each ``QuerySet`` entry is a QueryExpression; the emulator evaluates conditions on the table's
+    primary id (``Equal`` / ``In``), which is what clients send to delete a list of records. Other
+    criteria are refused with a 400 rather than silently deleting the wrong rows.
+    """
     if request.method != "POST":
         raise WebApiError(405, "0x0", "BulkDelete is an action: use POST.")
-    raise WebApiError(501, "0x0", "BulkDelete jobs are not emulated; delete rows one by one or in a $batch.")
+    targets = [_bulk_delete_targets(request, query) for query in _query_set(request)]
+    with request.store.write() as tx:
+        for table, ids in targets:
+            for record_id in ids:
+                if tx.get(table.logical_name, record_id) is not None:
+                    delete_with_links(request.store.catalog, tx, table, record_id)
+    context = f"{request.root_url}$metadata#Microsoft.Dynamics.CRM.BulkDeleteResponse"
+    return ApiResponse(200, {"@odata.context": context, "JobId": str(uuid.uuid4())})
+
+
+def _query_set(request: ApiRequest) -> list[dict[str, object]]:
+    query_set = parse_body(request).get("QuerySet")
+    if not isinstance(query_set, list) or not query_set or not all(isinstance(q, dict) for q in query_set):
+        raise bad_request("QuerySet must be a non-empty array of QueryExpression objects.")
+    return query_set
+
+
+def _bulk_delete_targets(request: ApiRequest, query: dict[str, object]) -> tuple[TableDef, list[str]]:
+    table = request.store.catalog.table(str(query.get("EntityName")))
+    if table is None:
+        raise bad_request(f"QueryExpression.EntityName '{query.get('EntityName')}' is not a table.")
+    criteria = query.get("Criteria")
+    conditions = criteria.get("Conditions") if isinstance(criteria, dict) else None
+    if not isinstance(conditions, list) or not conditions:
+        raise bad_request("BulkDelete needs Criteria.Conditions on the primary id; deleting a whole table is refused.")
+    ids: list[str] = []
+    for condition in conditions:
+        if not isinstance(condition, dict) or condition.get("AttributeName") != table.primary_id:
+            raise bad_request(f"The emulator's BulkDelete supports conditions on '{table.primary_id}' only.")
+        if condition.get("Operator") not in ("In", "Equal"):
+            raise bad_request("The emulator's BulkDelete supports the 'In' and 'Equal' operators only.")
+        values = condition.get("Values")
+        for value in values if isinstance(values, list) else []:
+            raw = value.get("Value") if isinstance(value, dict) else value
+            guid = parse_guid(raw)
+            if guid is None:
+                raise bad_request(f"'{raw}' is not a valid GUID for '{table.primary_id}'.")
+            ids.append(guid)
+    return table, ids
 
 
 _FUNCTIONS: dict[str, Function] = {

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dataverse_emulator.catalog.model import Catalog, OptionSetDef, OptionSetType, TableDef
+from dataverse_emulator.catalog.model import Catalog, TableDef
 from dataverse_emulator.errors import WebApiError, bad_request, not_found_segment
 from dataverse_emulator.odata.options import KeyRef, parse_key_segment
 from dataverse_emulator.odata.querystring import QueryOptions
@@ -37,9 +37,9 @@ from dataverse_emulator.webapi.metadata_types import (
     BOOLEAN_OPTION_SET,
     ENTITY,
     ENTITY_KEY,
+    GLOBAL_OPTION_SET,
     OPTION_SET,
     RELATIONSHIP_BASE,
-    Shape,
     attribute_cast,
     is_cast_segment,
     matches_cast,
@@ -57,10 +57,6 @@ __all__ = [
 
 _SEGMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?:\((?P<key>.*)\))?", re.DOTALL)
 _GLOBAL_SETS_FILTER = "The query option '$filter' is not supported on GlobalOptionSetDefinitions."
-#: Every property of either global option set type may be selected on the (mixed) collection.
-GLOBAL_OPTION_SETS = Shape(
-    "OptionSetMetadataBase", tuple(dict.fromkeys((*OPTION_SET.properties, *BOOLEAN_OPTION_SET.properties)))
-)
 
 
 @dataclass(frozen=True)
@@ -252,13 +248,13 @@ def _global_option_sets(catalog: Catalog, head: Segment, rest: list[Segment]) ->
     cast, rest = _cast(rest)
     _no_more(rest)
     shapes = {"OptionSetMetadata": OPTION_SET, "BooleanOptionSetMetadata": BOOLEAN_OPTION_SET}
-    shape = GLOBAL_OPTION_SETS
+    shape = GLOBAL_OPTION_SET
     if cast:
         name = cast.text.removeprefix("Microsoft.Dynamics.CRM.")
         if name not in shapes:
             raise bad_request(f"The type '{cast.text}' is not a global option set metadata type.")
         shape = shapes[name]
-    sets = [s for s in catalog.global_option_sets if shape is GLOBAL_OPTION_SETS or _set_shape(s) is shape]
+    sets = [s for s in catalog.global_option_sets if shape is GLOBAL_OPTION_SET or items.option_set_shape(s) is shape]
     path = "GlobalOptionSetDefinitions" + (f"/{cast.text}" if cast else "")
     if head.key is None:
         return Resolved(path, Target(shape, tuple(items.option_set(s, typed=True) for s in sets)), single=False)
@@ -268,11 +264,7 @@ def _global_option_sets(catalog: Catalog, head: Segment, rest: list[Segment]) ->
         raise WebApiError(404, "0x0", f"Could not find an option set with {_describe(head)}.")
     if match not in sets:
         raise not_found_segment(cast.text if cast else head.text)
-    return Resolved(path, Target(_set_shape(match), (items.option_set(match, typed=True),)), single=True)
-
-
-def _set_shape(option_set: OptionSetDef) -> Shape:
-    return BOOLEAN_OPTION_SET if option_set.type is OptionSetType.BOOLEAN else OPTION_SET
+    return Resolved(path, Target(items.option_set_shape(match), (items.option_set(match, typed=True),)), single=True)
 
 
 # -- segments and keys ------------------------------------------------------------------------------

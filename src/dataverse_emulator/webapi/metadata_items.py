@@ -65,20 +65,21 @@ def entity(catalog: Catalog, table: TableDef) -> Item:
 
 def attribute(catalog: Catalog, table: TableDef, definition: AttributeDef) -> Item:
     """An attribute; ``OptionSet`` shows its set (global or local), ``GlobalOptionSet`` a global one."""
-    option_set = catalog.option_set_of(definition)
+    chosen = catalog.option_set_of(definition)
 
     def navigate(name: str) -> Target:
-        if option_set is None or (name == "GlobalOptionSet" and not option_set.is_global):
+        if chosen is None or (name == "GlobalOptionSet" and not chosen.is_global):
             shape = BOOLEAN_OPTION_SET if definition.type is AttributeType.BOOLEAN else OPTION_SET
             return Target(shape, (), single=True)
         typed = name == "GlobalOptionSet"
-        return Target(option_set_shape(option_set), (_option_set(option_set, typed=typed),), single=True)
+        return Target(option_set_shape(chosen), (option_set(chosen, typed=typed),), single=True)
 
     return Item(attribute_json(table, definition), navigate)
 
 
 def option_set(definition: OptionSetDef, *, typed: bool) -> Item:
-    return _option_set(definition, typed=typed)
+    """An option set; ``typed`` adds ``@odata.type`` (global sets and the ``GlobalOptionSet`` navigation)."""
+    return Item(option_set_json(definition, typed=typed))
 
 
 def option_set_shape(definition: OptionSetDef) -> Shape:
@@ -93,10 +94,6 @@ def relationships(catalog: Catalog, shape: Shape) -> tuple[Item, ...]:
     if shape is not ONE_TO_MANY:
         found += [_many_to_many(r) for r in catalog.many_to_many]
     return tuple(found)
-
-
-def _option_set(definition: OptionSetDef, *, typed: bool) -> Item:
-    return Item(option_set_json(definition, typed=typed))
 
 
 def _one_to_many(found: Iterable[OneToManyDef]) -> Target:

@@ -8,12 +8,9 @@ selected on them live in :mod:`dataverse_emulator.webapi.metadata_types`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from dataverse_emulator.catalog.model import (
     AttributeDef,
     AttributeType,
-    Catalog,
     Labels,
     ManyToManyDef,
     OneToManyDef,
@@ -310,21 +307,4 @@ def many_to_many_json(relationship: ManyToManyDef) -> JsonObject:
         "Entity2LogicalName": relationship.entity2,
         "Entity2IntersectAttribute": relationship.entity2_attribute,
         "Entity2NavigationPropertyName": relationship.entity2_navigation,
-    }
-
-
-def attribute_option_set(catalog: Catalog, attribute: AttributeDef) -> OptionSetDef | None:
-    """The set the ``OptionSet`` navigation shows (a global one when the attribute is bound to it)."""
-    return catalog.option_set_of(attribute)
-
-
-def relationships_of(
-    catalog: Catalog, table: TableDef
-) -> Mapping[str, tuple[OneToManyDef, ...] | tuple[ManyToManyDef, ...]]:
-    """The three relationship collections of a table, keyed by navigation name."""
-    name = table.logical_name
-    return {
-        "OneToManyRelationships": tuple(r for r in catalog.one_to_many if r.referenced_entity == name),
-        "ManyToOneRelationships": tuple(r for r in catalog.one_to_many if r.referencing_entity == name),
-        "ManyToManyRelationships": tuple(r for r in catalog.many_to_many if name in (r.entity1, r.entity2)),
     }

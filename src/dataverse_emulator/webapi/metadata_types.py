@@ -127,9 +127,10 @@ _OPTION_SET_BASE = names(
     """MetadataId HasChanged Name OptionSetType IsGlobal IsCustomOptionSet IsManaged IntroducedVersion
     ExternalTypeName ParentOptionSetName IsCustomizable DisplayName Description"""
 )
-OPTION_SET_BASE = Shape("OptionSetMetadataBase", _OPTION_SET_BASE)
 OPTION_SET = Shape("OptionSetMetadata", (*_OPTION_SET_BASE, "Options"))
 BOOLEAN_OPTION_SET = Shape("BooleanOptionSetMetadata", (*_OPTION_SET_BASE, "TrueOption", "FalseOption"))
+#: ``GlobalOptionSetDefinitions`` mixes both kinds; either kind's properties may be selected there.
+GLOBAL_OPTION_SET = Shape("OptionSetMetadataBase", (*_OPTION_SET_BASE, "Options", "TrueOption", "FalseOption"))
 
 _RELATIONSHIP_BASE = names(
     """MetadataId SchemaName RelationshipType IsCustomRelationship IsManaged IsValidForAdvancedFind

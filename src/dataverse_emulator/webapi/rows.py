@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import orjson
@@ -74,22 +73,32 @@ def format_number(value: object, decimals: int | None) -> str:
 
 def format_datetime(text: str, behavior: DateTimeBehavior | None) -> str:
     """``M/d/yyyy h:mm tt`` in UTC (the emulator user's time zone), or ``M/d/yyyy`` for date-only."""
+    date = f"{int(text[5:7])}/{int(text[8:10])}/{text[0:4]}"
     if behavior is DateTimeBehavior.DATE_ONLY or len(text) == 10:
-        year, month, day = text[:10].split("-")
-        return f"{int(month)}/{int(day)}/{year}"
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-    hour = moment.hour % 12 or 12
-    suffix = "AM" if moment.hour < 12 else "PM"
-    return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d} {suffix}"
+        return date
+    hour = int(text[11:13])
+    suffix = "AM" if hour < 12 else "PM"
+    return f"{date} {hour % 12 or 12}:{text[14:16]} {suffix}"
+
+
+_PLAIN, _DECIMAL, _LOOKUP, _VERSION = range(4)
 
 
 @dataclass(frozen=True)
 class _Column:
+    """One output column, flattened for the per-row loop."""
+
     attribute: AttributeDef
     name: str
-    is_decimal: bool
-    is_lookup: bool
+    kind: int
     formatter: Callable[[object, StoredRow], str | None] | None
+    formatted_key: str
+    lookup_key: str
+    navigation_key: str
+
+    @property
+    def is_lookup(self) -> bool:
+        return self.kind == _LOOKUP
 
 
 class RowRenderer:
@@ -114,12 +123,21 @@ class RowRenderer:
 
     def _plan(self, attribute: AttributeDef) -> _Column:
         formatter = self._formatter_for(attribute) if self._formatted else None
+        name = attribute.property_name
+        if attribute.logical_name == "versionnumber":
+            kind = _VERSION
+        elif attribute.is_lookup:
+            kind = _LOOKUP
+        else:
+            kind = _DECIMAL if attribute.type in _DECIMAL_TYPES else _PLAIN
         return _Column(
             attribute=attribute,
-            name=attribute.property_name,
-            is_decimal=attribute.type in _DECIMAL_TYPES,
-            is_lookup=attribute.is_lookup,
+            name=name,
+            kind=kind,
             formatter=formatter,
+            formatted_key=f"{name}@{FORMATTED}",
+            lookup_key=f"{name}@{LOOKUP_NAME}",
+            navigation_key=f"{name}@{NAVIGATION}",
         )
 
     def _formatter_for(self, attribute: AttributeDef) -> Callable[[object, StoredRow], str | None] | None:
@@ -128,7 +146,12 @@ class RowRenderer:
             options = self._catalog.option_set_of(attribute)
             if options is None:
                 return None
-            return lambda value, _row: options.label_of(value)  # type: ignore[arg-type]
+            labels: dict[object, str | None] = {}
+            for candidate in (0, 1) if kind is AttributeType.BOOLEAN else (o.value for o in options.options):
+                labels[candidate] = options.label_of(candidate)
+            if kind is AttributeType.BOOLEAN:
+                labels = {bool(k): v for k, v in labels.items()}
+            return lambda value, _row: labels.get(value)
         if attribute.is_multiselect:
             choices = self._catalog.option_set_of(attribute)
             if choices is None:
@@ -160,19 +183,20 @@ class RowRenderer:
     def _prefetch_names(self, rows: Iterable[StoredRow]) -> None:
         """Load the primary names of every lookup target in the page, one query per target table."""
         wanted: dict[str, set[str]] = {}
+        lookups = [c.attribute.logical_name for c in self._columns if c.kind == _LOOKUP]
+        known = self._names
         for row in rows:
-            for column in self._columns:
-                if column.is_lookup:
-                    value = row.data.get(column.attribute.logical_name)
-                    if isinstance(value, list) and (value[0], value[1]) not in self._names:
-                        wanted.setdefault(str(value[0]), set()).add(str(value[1]))
+            get = row.data.get
+            for logical in lookups:
+                value = get(logical)
+                if value is not None and (value[0], value[1]) not in known:  # type: ignore[index]
+                    wanted.setdefault(value[0], set()).add(value[1])  # type: ignore[index]
         for target, ids in wanted.items():
             target_table = self._catalog.table(target)
             name_attribute = target_table.primary_name if target_table else None
-            found = self._store.get_many(target, ids) if name_attribute else {}
+            found = self._store.values_of(target, ids, name_attribute) if name_attribute else {}
             for record_id in ids:
-                target_row = found.get(record_id)
-                name = target_row.data.get(name_attribute) if target_row and name_attribute else None
+                name = found.get(record_id)
                 self._names[(target, record_id)] = None if name is None else str(name)
 
     def _navigation_of(self, attribute: AttributeDef, target: str) -> str:
@@ -191,32 +215,37 @@ class RowRenderer:
         return [self.render_one(row) for row in rows]
 
     def render_one(self, row: StoredRow) -> dict[str, object]:
+        """One row as wire JSON (a hot loop: about 60 columns times 5,000 rows per page)."""
         out: dict[str, object] = {"@odata.etag": f'W/"{row.version}"'}
-        data = row.data
+        get = row.data.get
+        fragment = orjson.Fragment
         for column in self._columns:
-            logical = column.attribute.logical_name
-            value = row.version if logical == "versionnumber" else data.get(logical)
+            kind = column.kind
+            if kind == _VERSION:
+                out[column.name] = row.version
+                continue
+            value = get(column.attribute.logical_name)
             if value is None:
                 out[column.name] = None
-                continue
-            if column.is_lookup:
-                self._annotate_lookup(out, column, value)
-                continue
-            if column.formatter is not None:
-                formatted = column.formatter(value, row)
-                if formatted is not None:
-                    out[f"{column.name}@{FORMATTED}"] = formatted
-            out[column.name] = orjson.Fragment(str(value)) if column.is_decimal else value
+            elif kind == _LOOKUP:
+                self._annotate_lookup(out, column, value)  # type: ignore[arg-type]
+            else:
+                formatter = column.formatter
+                if formatter is not None:
+                    formatted = formatter(value, row)
+                    if formatted is not None:
+                        out[column.formatted_key] = formatted
+                out[column.name] = fragment(str(value)) if kind == _DECIMAL else value
         return out
 
-    def _annotate_lookup(self, out: dict[str, object], column: _Column, value: object) -> None:
-        target, record_id = (str(part) for part in value)  # type: ignore[attr-defined]
+    def _annotate_lookup(self, out: dict[str, object], column: _Column, value: list[str]) -> None:
+        target, record_id = value[0], value[1]
         if self._formatted:
             name = self._names.get((target, record_id))
             if name is not None:
-                out[f"{column.name}@{FORMATTED}"] = name
+                out[column.formatted_key] = name
         if self._navigation:
-            out[f"{column.name}@{NAVIGATION}"] = self._navigation_of(column.attribute, target)
+            out[column.navigation_key] = self._navigation_of(column.attribute, target)
         if self._lookup_names:
-            out[f"{column.name}@{LOOKUP_NAME}"] = target
+            out[column.lookup_key] = target
         out[column.name] = record_id

@@ -32,7 +32,7 @@ def entity_table(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -
 
 
 def ensure_table(
-    connection: Connection, context: SqlContext, table: str, specs: Sequence[ColumnSpec]
+    connection: Connection, context: SqlContext, entity: str, table: str, specs: Sequence[ColumnSpec]
 ) -> tuple[TableChanges, TableLayout]:
     """Create ``table`` or evolve it towards ``specs``; returns what changed and the resulting layout.
 
@@ -43,11 +43,11 @@ def ensure_table(
     layout = read_layout(connection, table, schema)
     if layout is None:
         if is_view(connection, table, schema):
-            raise TableNotUsable(f"'{table}' exists and is not a table")
+            raise TableNotUsable(f"'{table}' exists and is not a table", entity=entity)
         connection.execute(CreateTable(entity_table(context, table, specs), if_not_exists=True))
         return TableChanges(table, created=True), _layout_of(context, table, specs)
     if layout.find(context.naming.column(ID_COLUMN)) is None:
-        raise TableNotUsable(f"Table '{table}' has no usable Id column")
+        raise TableNotUsable(f"Table '{table}' has no usable Id column", entity=entity)
     evolution = plan_evolution(layout, specs, context.naming.column, context.render)
     return _evolve(connection, context, layout, evolution)
 

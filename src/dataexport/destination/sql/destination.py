@@ -80,7 +80,7 @@ class SqlDestination:
         """Create or evolve the entity's table (see the Protocol)."""
         table = self.table_name(schema.logical_name)
         with translated_errors(self._context, schema.logical_name), self._engine.begin() as connection:
-            changes, layout = ensure_table(connection, self._context, table, column_specs(schema))
+            changes, layout = ensure_table(connection, self._context, schema.logical_name, table, column_specs(schema))
         self._layouts[table] = layout
         return changes
 

@@ -48,7 +48,7 @@ def declared_type(sql_type: SqlType, dialect: Dialect) -> str:
 def read_layout(connection: Connection, table: str, schema: str | None) -> TableLayout | None:
     """The layout of ``table``, or None when no such table exists (a view counts as absent)."""
     inspector = inspect(connection)
-    if not inspector.has_table(table, schema=schema):
+    if not inspector.has_table(table, schema=schema) or is_view(connection, table, schema):
         return None
     reported: list[Any] = list(inspector.get_columns(table, schema=schema))
     columns = tuple(ExistingColumn(c["name"], declared_type(c["type"], connection.dialect)) for c in reported)

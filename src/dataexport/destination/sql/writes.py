@@ -175,7 +175,7 @@ def execute_deletes(
     batch = latest_per_id(deletes)
     stored = read_stored(connection, target, id_column, version_column, [d.record_id for d in batch])
     removed = [
-        RemovedRow(d.record_id, stored.get(d.record_id, ABSENT).version)
+        RemovedRow(d.record_id, stored.get(d.record_id, ABSENT).version, d.version)
         for d in batch
         if should_delete(stored.get(d.record_id, ABSENT), d.version)
     ]

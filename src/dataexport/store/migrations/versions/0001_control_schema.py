@@ -177,6 +177,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("identity", "bucket_start", name="pk_throttle_buckets"),
     )
 
+
 _TABLES = (
     "throttle_buckets",
     "throttle_identities",

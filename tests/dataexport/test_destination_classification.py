@@ -1,0 +1,87 @@
+"""Database error classification (DES §8.1) and declared-type comparison (DES §6.9): pure tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataexport.destination.sql.classification import ErrorClass, classify_sqlite, product_error
+from dataexport.destination.sql.evolution import TypeFit, compare_declared
+from dataexport.errors import (
+    DestinationAccessDenied,
+    DestinationBusy,
+    DestinationFault,
+    DestinationUnavailable,
+    RecordRejected,
+    SkippableError,
+    TerminalError,
+    TransientError,
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (5, ErrorClass.BUSY),  # database is locked
+        (517, ErrorClass.BUSY),  # SQLITE_BUSY_SNAPSHOT
+        (6, ErrorClass.BUSY),
+        (8, ErrorClass.UNAVAILABLE),  # attempt to write a readonly database
+        (1032, ErrorClass.UNAVAILABLE),  # SQLITE_READONLY_DBMOVED
+        (13, ErrorClass.UNAVAILABLE),  # database or disk is full
+        (10, ErrorClass.UNAVAILABLE),  # disk I/O error
+        (14, ErrorClass.UNAVAILABLE),  # unable to open database file
+        (19, ErrorClass.RECORD),  # constraint
+        (1811, ErrorClass.RECORD),  # SQLITE_CONSTRAINT_TRIGGER: RAISE(ABORT, ...)
+        (1299, ErrorClass.RECORD),  # SQLITE_CONSTRAINT_NOTNULL
+        (18, ErrorClass.RECORD),  # string or blob too big
+        (20, ErrorClass.RECORD),  # datatype mismatch
+        (1, ErrorClass.TERMINAL),  # no such table / syntax error
+        (11, ErrorClass.TERMINAL),  # corrupt
+        (23, ErrorClass.ACCESS_DENIED),
+        (999, ErrorClass.TERMINAL),
+        (None, ErrorClass.TERMINAL),
+    ],
+)
+def test_sqlite_codes(code: int | None, expected: ErrorClass) -> None:
+    assert classify_sqlite(code) is expected
+
+
+def test_a_lost_connection_is_transient_whatever_the_code() -> None:
+    assert classify_sqlite(1, connection_lost=True) is ErrorClass.BUSY
+
+
+@pytest.mark.parametrize(
+    ("error_class", "exception", "family"),
+    [
+        (ErrorClass.BUSY, DestinationBusy, TransientError),
+        (ErrorClass.UNAVAILABLE, DestinationUnavailable, TransientError),
+        (ErrorClass.RECORD, RecordRejected, SkippableError),
+        (ErrorClass.ACCESS_DENIED, DestinationAccessDenied, TerminalError),
+        (ErrorClass.TERMINAL, DestinationFault, TerminalError),
+    ],
+)
+def test_classes_map_to_the_product_exception_tree(error_class: ErrorClass, exception: type, family: type) -> None:
+    error = product_error(error_class, "boom", entity="account", record_id="r1")
+    assert type(error) is exception and isinstance(error, family)
+    assert str(error) == "boom (entity=account, record_id=r1)"
+    assert (error.entity, error.record_id, error.message) == ("account", "r1", "boom")
+
+
+@pytest.mark.parametrize(
+    ("existing", "required", "fit"),
+    [
+        ("TEXT", "TEXT", TypeFit.SAME),
+        ("TEXT", "INTEGER", TypeFit.CHANGED),
+        ("NUMERIC", "NUMERIC", TypeFit.SAME),
+        ("NVARCHAR(100)", "NVARCHAR(160)", TypeFit.WIDEN),
+        ("NVARCHAR(160)", "NVARCHAR(100)", TypeFit.SAME),  # shrunk: kept
+        ("NVARCHAR(max)", "NVARCHAR(4000)", TypeFit.SAME),
+        ("NVARCHAR(4000)", "NVARCHAR(max)", TypeFit.WIDEN),
+        ("varchar(10)", "VARCHAR(12)", TypeFit.WIDEN),
+        ("DECIMAL(38, 2)", "DECIMAL(38, 4)", TypeFit.RAISE_PRECISION),
+        ("DECIMAL(38, 4)", "DECIMAL(38, 2)", TypeFit.SAME),
+        ("DECIMAL(38, 2)", "NVARCHAR(100)", TypeFit.CHANGED),
+        ("TIMESTAMP WITHOUT TIME ZONE", "timestamp  without time zone", TypeFit.SAME),
+    ],
+)
+def test_declared_type_comparison(existing: str, required: str, fit: TypeFit) -> None:
+    assert compare_declared(existing, required) is fit
