@@ -8,6 +8,7 @@ engine keeps tombstones (here a dict standing in for the control database) and p
 from __future__ import annotations
 
 import tempfile
+from random import Random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_destination_support import dump_table, guid, make_destination, read_rows, simple_schema
 
-from dataexport.destination.sql.destination import SqlDestination
+from dataexport.destination.base import Destination
+from dataexport.destination.memory import MemoryDestination
 from dataexport.domain.changes import ChangeBatch, Delete, Upsert
 from dataexport.domain.guards import Tombstone, TombstoneGuard, merge_tombstones
 
@@ -39,7 +41,7 @@ class TombstoneStore:
         self.tombstones[tombstone.record_id] = merge_tombstones(current, tombstone)
 
 
-def apply(destination: SqlDestination, store: TombstoneStore, batch: ChangeBatch) -> None:
+def apply(destination: Destination, store: TombstoneStore, batch: ChangeBatch) -> None:
     """What the engine does with one write batch: runs in stream order, guards in, tombstones out."""
     for run in batch.runs():
         if isinstance(run[0], Upsert):
@@ -91,24 +93,49 @@ def stored_rows(path: Path) -> dict[str, tuple[str, int]]:
     return {str(i): (str(name), int(str(version))) for i, name, version in rows}
 
 
+def prepare(destination: Destination) -> TombstoneStore:
+    destination.ensure_entity_table(SCHEMA)
+    destination.ensure_metadata_tables(delete_log=True)
+    return TombstoneStore({})
+
+
+def apply_all(destination: Destination, store: TombstoneStore, order: list[Upsert | Delete], cuts: list[int]) -> None:
+    for batch in batches(order, cuts):
+        apply(destination, store, batch)
+
+
+def shuffled(order: list[Upsert | Delete], replay: Random) -> list[Upsert | Delete]:
+    again = list(order)
+    replay.shuffle(again)
+    return again
+
+
 @settings(max_examples=100, deadline=None)
 @given(scenario=shuffled_changes(), replay=st.randoms(use_true_random=False))
-def test_any_order_converges_to_the_highest_version_per_id(
-    scenario: tuple[list[Upsert | Delete], list[int]], replay: object
+def test_sql_destination_converges_to_the_highest_version_per_id(
+    scenario: tuple[list[Upsert | Delete], list[int]], replay: Random
 ) -> None:
     order, cuts = scenario
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rep.db"
         destination = make_destination(path)
-        destination.ensure_entity_table(SCHEMA)
-        destination.ensure_metadata_tables(delete_log=True)
-        store = TombstoneStore({})
-        for batch in batches(order, cuts):
-            apply(destination, store, batch)
+        store = prepare(destination)
+        apply_all(destination, store, order, cuts)
         assert stored_rows(path) == expected_rows(order)
         snapshot = dump_table(path, "crm_contact")
-        again = list(order)
-        replay.shuffle(again)  # type: ignore[attr-defined]
-        for batch in batches(again, cuts):
-            apply(destination, store, batch)
-        assert dump_table(path, "crm_contact") == snapshot  # replays, in any order, change nothing
+        apply_all(destination, store, shuffled(order, replay), cuts)  # replays, in any order, change nothing
+        assert dump_table(path, "crm_contact") == snapshot
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenario=shuffled_changes(), replay=st.randoms(use_true_random=False))
+def test_memory_destination_converges_the_same_way(
+    scenario: tuple[list[Upsert | Delete], list[int]], replay: Random
+) -> None:
+    order, cuts = scenario
+    destination = MemoryDestination()
+    store = prepare(destination)
+    apply_all(destination, store, order, cuts)
+    apply_all(destination, store, shuffled(order, replay), cuts)
+    rows = destination.rows("contact")
+    assert {i: (str(row["fullname"]), row["versionnumber"]) for i, row in rows.items()} == expected_rows(order)

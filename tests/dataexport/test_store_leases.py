@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from test_store_support import MovableClock
+from test_store_support import MovableClock, loaded
 
 from dataexport.domain.sync import EntityPhase
 from dataexport.store import ControlStore, Counters, Lease, LeaseLost, LinkKind, SyncKey, open_store
@@ -117,7 +117,7 @@ def test_a_checkpoint_after_expiry_is_refused_even_if_nobody_took_over(
         store.states.save_page_checkpoint(
             lease, link="n", link_kind=LinkKind.NEXT, counters=Counters(), expected_revision=state.revision
         )
-    assert store.states.load(KEY).link is None  # type: ignore[union-attr]
+    assert loaded(store, KEY).link is None
 
 
 def test_concurrent_acquisitions_from_many_processes_have_one_winner(

@@ -1,4 +1,4 @@
-"""Opening the control database: URL handling, connection settings, migrations from empty to head."""
+"""Migrations of the control database: from empty to head, idempotent, concurrent, matching the models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from test_store_support import MovableClock
 
 from dataexport.store import ControlDatabaseBusy, ControlStore, SyncKey, open_store
-from dataexport.store.engine import control_url, create_control_engine
+from dataexport.store.engine import create_control_engine
 from dataexport.store.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
 from dataexport.store.models import Base
 
@@ -32,37 +32,6 @@ TABLES = {
     "throttle_identities",
     "throttle_buckets",
 }
-
-
-@pytest.mark.parametrize(
-    ("url", "driver"),
-    [
-        ("postgresql://u:p@db:5432/control", "postgresql+psycopg"),
-        ("postgres://u@db/control", "postgresql+psycopg"),
-        ("postgresql+psycopg2://u@db/control", "postgresql+psycopg2"),
-        ("sqlite:////var/lib/control.db", "sqlite"),
-    ],
-)
-def test_control_url_picks_the_driver(url: str, driver: str) -> None:
-    assert control_url(url).drivername == driver
-
-
-@pytest.mark.parametrize("url", ["mysql://u@db/control", "mssql+pyodbc://u@db/control", "oracle://db"])
-def test_control_url_refuses_other_databases(url: str) -> None:
-    with pytest.raises(ValueError, match="use sqlite or postgresql"):
-        control_url(url)
-
-
-def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
-    engine = create_control_engine(f"sqlite:///{tmp_path / 'new' / 'folder' / 'control.db'}")
-    try:
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-    finally:
-        engine.dispose()
-    assert (tmp_path / "new" / "folder" / "control.db").exists()
 
 
 def test_migrates_an_empty_database_to_head(control_db_url: str) -> None:

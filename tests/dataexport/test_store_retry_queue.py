@@ -171,12 +171,14 @@ def refuse_ledger_inserts(store: ControlStore, dialect: str) -> None:
     """Install a trigger that makes every ledger insert fail: a destination refusing one write, test-made."""
     statements = {
         "sqlite": [
-            "CREATE TRIGGER refuse_ledger BEFORE INSERT ON failure_ledger BEGIN SELECT RAISE(ABORT, 'ledger refused'); END"
+            "CREATE TRIGGER refuse_ledger BEFORE INSERT ON failure_ledger "
+            "BEGIN SELECT RAISE(ABORT, 'ledger refused'); END"
         ],
         "postgresql": [
             "CREATE FUNCTION refuse_ledger() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'ledger refused'; END $$",
-            "CREATE TRIGGER refuse_ledger BEFORE INSERT ON failure_ledger FOR EACH ROW EXECUTE FUNCTION refuse_ledger()",
+            "CREATE TRIGGER refuse_ledger BEFORE INSERT ON failure_ledger "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_ledger()",
         ],
     }
     with store.database.engine.begin() as connection:

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from dataexport.store import ControlStore, open_store
+from dataexport.store import ControlStore, EntityState, SyncKey, open_store
 from dataexport.store.engine import control_url
 
 DIALECTS = ("sqlite", "postgresql")
@@ -111,3 +111,10 @@ def other_store(store: ControlStore, control_db_url: str, clock: MovableClock) -
     """A second store on the same database with its own engine and connections: another process."""
     with open_store(control_db_url, clock=clock) as opened:
         yield opened
+
+
+def loaded(store: ControlStore, key: SyncKey) -> EntityState:
+    """The stored state of ``key``, which the test expects to exist."""
+    state = store.states.load(key)
+    assert state is not None, f"no sync state for {key}"
+    return state

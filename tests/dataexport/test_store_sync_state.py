@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_store_support import START, MovableClock
+from test_store_support import START, MovableClock, loaded
 
 from dataexport.domain.failures import ChangeType
 from dataexport.domain.sync import EntityPhase
@@ -41,7 +41,7 @@ def test_entities_and_relationships_with_one_name_are_separate(store: ControlSto
     store.states.ensure(KEY)
     state = store.states.ensure(relationship)
     store.states.set_phase(relationship, EntityPhase.REMOVED, expected_revision=state.revision)
-    assert store.states.load(KEY).phase is EntityPhase.NOT_STARTED  # type: ignore[union-attr]
+    assert loaded(store, KEY).phase is EntityPhase.NOT_STARTED
     assert [s.key.kind for s in store.states.list(KEY.profile_id)] == [SyncKind.ENTITY, SyncKind.RELATIONSHIP]
 
 
@@ -74,7 +74,7 @@ def test_a_stale_revision_is_refused_and_nothing_moves(store: ControlStore) -> N
         store.states.save_page_checkpoint(
             lease, link="next-2", link_kind=LinkKind.NEXT, counters=PAGE, expected_revision=state.revision
         )
-    assert store.states.load(KEY).link == "next-1"  # type: ignore[union-attr]
+    assert loaded(store, KEY).link == "next-1"
 
 
 def test_completing_the_baseline_moves_to_delta_and_drops_the_seen_set(
@@ -135,7 +135,7 @@ def test_a_delta_checkpoint_needs_the_poll_start(store: ControlStore) -> None:
 def test_checkpoints_clear_the_last_error(store: ControlStore) -> None:
     state, lease = start_initial_sync(store)
     store.states.record_error(KEY, "Dataverse answered 503")
-    assert store.states.load(KEY).last_error == "Dataverse answered 503"  # type: ignore[union-attr]
+    assert loaded(store, KEY).last_error == "Dataverse answered 503"
     state = store.states.save_page_checkpoint(
         lease, link="n", link_kind=LinkKind.NEXT, counters=PAGE, expected_revision=state.revision
     )
@@ -192,7 +192,7 @@ def test_an_api_change_makes_the_workers_checkpoint_fail(store: ControlStore) ->
         store.states.save_page_checkpoint(
             lease, link="n", link_kind=LinkKind.NEXT, counters=PAGE, expected_revision=state.revision
         )
-    assert store.states.load(KEY).link is None  # type: ignore[union-attr]
+    assert loaded(store, KEY).link is None
 
 
 def test_rebaseline_restarts_from_the_start_with_an_empty_seen_set(store: ControlStore, clock: MovableClock) -> None:
@@ -202,10 +202,10 @@ def test_rebaseline_restarts_from_the_start_with_an_empty_seen_set(store: Contro
     )
     store.seen.record(KEY, ["left-over"])
     clock.advance(3600)
-    lease = store.leases.acquire(KEY, "worker-1", TTL)
-    assert lease is not None
+    renewed = store.leases.acquire(KEY, "worker-1", TTL)
+    assert renewed is not None
     state = store.states.reset_for_rebaseline(
-        KEY, reason="Rebaseline: token expired", expected_revision=state.revision, lease=lease
+        KEY, reason="Rebaseline: token expired", expected_revision=state.revision, lease=renewed
     )
     assert (state.phase, state.link, state.last_delta_link) == (EntityPhase.INITIAL_SYNC, None, None)
     assert (state.state_reason, state.initial_sync_started_at) == ("Rebaseline: token expired", clock.now)
@@ -218,12 +218,11 @@ def test_unguarded_annotations_keep_the_revision(store: ControlStore) -> None:
     store.states.set_page_size(KEY, 2500)
     store.states.set_metadata_stamp(KEY, "attrs-v7")
     store.states.record_error(KEY, "timeout")
-    loaded = store.states.load(KEY)
-    assert loaded is not None
-    assert (loaded.page_size, loaded.metadata_stamp, loaded.last_error) == (2500, "attrs-v7", "timeout")
-    assert loaded.last_error_at == START and loaded.revision == state.revision
+    annotated = loaded(store, KEY)
+    assert (annotated.page_size, annotated.metadata_stamp, annotated.last_error) == (2500, "attrs-v7", "timeout")
+    assert annotated.last_error_at == START and annotated.revision == state.revision
     store.states.record_error(KEY, None)
-    assert store.states.load(KEY).last_error is None  # type: ignore[union-attr]
+    assert loaded(store, KEY).last_error is None
     store.states.set_page_size(SyncKey("other", "none"), 100)  # no state: nothing to annotate, no error
 
 
@@ -249,5 +248,5 @@ def test_list_counts_each_failed_set(store: ControlStore) -> None:
     store.retries.give_up_at_once(contact, item)
     counts = {state.key.name: state.failed_records for state in store.states.list(KEY.profile_id)}
     assert counts == {"account": 0, "contact": 1}
-    assert store.states.load(contact).failed_records == 1  # type: ignore[union-attr]
+    assert loaded(store, contact).failed_records == 1
     assert store.states.list("no-such-profile") == []

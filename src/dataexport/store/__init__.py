@@ -4,7 +4,7 @@ SQLite by default, PostgreSQL at scale; the same SQLAlchemy models and Alembic m
 package is the only place with ORM models and SQL for control state; the engine sees the Protocols of
 :mod:`.base`.
 
-- :mod:`.base`: the ``Store`` Protocols, their contracts, ``LeaseLost`` and ``StateConflict``.
+- :mod:`.base`: the ``Store`` Protocols and their contracts; :mod:`.errors`: what they raise.
 - :mod:`.values`: the frozen values exchanged (``SyncKey``, ``EntityState``, ``Lease``, ...).
 - :mod:`.control`: :func:`open_store` and :class:`ControlStore`, the composition of the repositories.
 - :mod:`.engine`, :mod:`.transactions`, :mod:`.migrate`, ``migrations/``: connections, units of work, schema.
@@ -14,9 +14,9 @@ package is the only place with ORM models and SQL for control state; the engine 
   :mod:`.organizations`.
 """
 
-from dataexport.store.base import LeaseLost, StateConflict, Store
+from dataexport.store.base import Store
 from dataexport.store.control import ControlStore, open_store
-from dataexport.store.transactions import ControlDatabaseBusy, ControlDatabaseFault
+from dataexport.store.errors import ControlDatabaseBusy, ControlDatabaseFault, LeaseLost, StateConflict
 from dataexport.store.values import (
     Counters,
     EntityState,

@@ -1,12 +1,13 @@
-"""The ``Store`` Protocols the engine and the API use, with their contracts, and the store's two errors.
+"""The ``Store`` Protocols the engine and the API use, with their contracts.
 
 Guarantees shared by every method:
 
 - Each method is **one transaction**: it commits everything it says or nothing.
 - Times are timezone-aware UTC; "now" is the store's injected clock, so leases, retries and retention follow
   the time tests set.
-- Database errors surface as :class:`~dataexport.store.transactions.ControlDatabaseBusy` (transient: nothing
-  committed, call again) or :class:`~dataexport.store.transactions.ControlDatabaseFault` (terminal).
+- Database errors surface as :class:`~dataexport.store.errors.ControlDatabaseBusy` (transient: nothing
+  committed, call again) or :class:`~dataexport.store.errors.ControlDatabaseFault` (terminal); guarded
+  writes also raise :class:`~dataexport.store.errors.LeaseLost` and :class:`~dataexport.store.errors.StateConflict`.
 - Batched methods take any number of ids and split them into bounded ``IN`` lists themselves.
 
 Two implementations run the same code: SQLite (default) and PostgreSQL, both tested by one suite.
@@ -21,7 +22,6 @@ from typing import Protocol
 from dataexport.domain.failures import FailureEntry
 from dataexport.domain.guards import Tombstone
 from dataexport.domain.sync import EntityPhase
-from dataexport.errors import TransientError
 from dataexport.store.values import (
     Cleared,
     Counters,
@@ -38,14 +38,6 @@ from dataexport.store.values import (
     SyncKind,
     ThrottleLimits,
 )
-
-
-class LeaseLost(TransientError):
-    """The step's lease expired or another owner took it: stop the step, write nothing more, retry later."""
-
-
-class StateConflict(TransientError):
-    """The sync state changed since it was loaded (stale revision) or is missing: reload it and decide again."""
 
 
 class SyncStates(Protocol):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from dataexport.store.base import LeaseLost
+from dataexport.store.errors import LeaseLost
 from dataexport.store.models import LeaseRow
 from dataexport.store.transactions import Database
 from dataexport.store.values import Lease, LeaseToken, SyncKey

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dataexport.domain.sync import EntityPhase, can_transition
 from dataexport.errors import InvalidTransition
-from dataexport.store.base import StateConflict
+from dataexport.store.errors import StateConflict
 from dataexport.store.leases import hold
 from dataexport.store.models import EntityStateRow, FailedRecordRow, SeenIdRow
 from dataexport.store.transactions import Database

@@ -2,7 +2,7 @@
 
 :meth:`Database.write` is one transaction that commits on exit and rolls back on an exception; on SQLite it
 holds the write lock from its start (see :mod:`.engine`). :meth:`Database.read` is a read-only transaction.
-Database errors are translated into :mod:`dataexport.errors` at this one boundary.
+Database errors are translated into :mod:`.errors` at this one boundary.
 """
 
 from __future__ import annotations
@@ -15,25 +15,17 @@ from typing import TypeVar
 
 from sqlalchemy import CursorResult, Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dataexport.errors import DestinationFault, TransientError
 from dataexport.store.engine import READ_ONLY
+from dataexport.store.errors import ControlDatabaseBusy, ControlDatabaseFault
 from dataexport.store.values import Clock
 
 #: Ids per IN (...) list or multi-row INSERT: far below SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK_SIZE = 500
 
 T = TypeVar("T")
-
-
-class ControlDatabaseBusy(TransientError):
-    """The control database did not answer in time (lock wait, lost connection); nothing was committed."""
-
-
-class ControlDatabaseFault(DestinationFault):
-    """The control database refused a statement for a reason no rule classifies (a bug or a damaged file)."""
 
 
 def chunked(items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
@@ -124,3 +116,5 @@ def translated(dialect: str) -> Iterator[None]:
         if is_transient(error, dialect):
             raise ControlDatabaseBusy(f"Control database busy or unreachable: {message}") from error
         raise ControlDatabaseFault(f"Control database error: {message}") from error
+    except StatementError as error:  # a value the statement could not bind: a bug in the caller
+        raise ControlDatabaseFault(f"Control database statement refused a value: {error.orig}") from error

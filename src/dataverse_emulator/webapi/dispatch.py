@@ -117,7 +117,7 @@ def _count(request: ApiRequest, table: TableDef) -> ApiResponse:
     if request.query.deltatoken is not None:
         total = reads.count_delta(request, table)
     elif request.query.filter:
-        total = len(reads.matching_rows(request, table))
+        total = reads.count_matching(request, table)
     else:
         total = request.store.count(table.logical_name)
     return ApiResponse(200, str(total), content_type="text/plain")

@@ -9,7 +9,7 @@ carries ``S!T``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -267,48 +267,89 @@ def _sort_key(value: object) -> tuple[int, object]:
     return (2, str(value).lower())
 
 
-def matching_rows(request: ApiRequest, table: TableDef) -> list[StoredRow]:
-    """Every row matching ``$filter``, in ``$orderby`` order (primary key as tie-breaker)."""
-    view = filter_view(table)
-    predicate: Callable[[Mapping[str, object]], bool] | None = None
+Predicate = Callable[[StoredRow], bool]
+
+
+def row_filter(request: ApiRequest, table: TableDef) -> Predicate:
+    """The compiled ``$filter`` over stored rows (always true without one)."""
+    if not request.query.filter:
+        return lambda _row: True
     properties = selectable_properties(table)
-    if request.query.filter:
-        expr = parse_filter(request.query.filter, request.query.aliases)
-        predicate = compile_filter(expr, has_property=lambda n: n in properties, type_name=type_name(table))
-    order = parse_orderby(request.query.orderby) if request.query.orderby else ()
+    expr = parse_filter(request.query.filter, request.query.aliases)
+    predicate = compile_filter(expr, has_property=lambda n: n in properties, type_name=type_name(table))
+    view = filter_view(table)
+    return lambda row: predicate(view(row))
+
+
+def matching_rows(request: ApiRequest, table: TableDef) -> Iterator[StoredRow]:
+    """Rows matching ``$filter`` in primary-key order, streamed (memory does not grow with the table)."""
+    keep = row_filter(request, table)
+    return (row for row in request.store.scan(table.logical_name) if keep(row))
+
+
+def ordered_ids(request: ApiRequest, table: TableDef) -> list[str]:
+    """Ids of the rows matching ``$filter`` in ``$orderby`` order, primary key as the final tie-breaker.
+
+    Only ids and sort keys are held, not rows.
+    """
+    properties = selectable_properties(table)
+    order = parse_orderby(request.query.orderby or "")
     for item in order:
         if item.name not in properties:
             raise bad_request(f"Could not find a property named '{item.name}' on type '{type_name(table)}'.")
-    rows = [r for r in request.store.scan(table.logical_name) if predicate is None or predicate(view(r))]
-    for item in reversed(order):
-        rows.sort(key=_order_key(view, item.name), reverse=item.descending)
-    return rows
+    view = filter_view(table)
+    keyed: list[tuple[str, tuple[tuple[int, object], ...]]] = []
+    for row in matching_rows(request, table):
+        values = view(row)
+        keyed.append((row.id, tuple(_sort_key(values.get(item.name)) for item in order)))
+    for position in reversed(range(len(order))):
+        keyed.sort(key=lambda entry, p=position: entry[1][p], reverse=order[position].descending)  # type: ignore[misc]
+    return [record_id for record_id, _ in keyed]
 
 
-def _order_key(
-    view: Callable[[StoredRow], Mapping[str, object]], name: str
-) -> Callable[[StoredRow], tuple[int, object]]:
-    return lambda row: _sort_key(view(row).get(name))
+def count_matching(request: ApiRequest, table: TableDef) -> int:
+    return sum(1 for _ in matching_rows(request, table))
+
+
+def _query_page(request: ApiRequest, table: TableDef, state: PageState | None, limit: int) -> list[StoredRow]:
+    """Up to ``limit`` rows of the query after the state's position."""
+    if request.query.orderby:
+        ids = ordered_ids(request, table)
+        offset = state.offset if state else 0
+        chosen = ids[offset : offset + limit]
+        found = request.store.get_many(table.logical_name, chosen)
+        return [found[i] for i in chosen if i in found]
+    keep = row_filter(request, table)
+    page: list[StoredRow] = []
+    after = state.after_id if state else None
+    while len(page) < limit:
+        batch = request.store.page_by_id(table.logical_name, after, 2000)
+        page.extend(row for row in batch if keep(row))
+        if len(batch) < 2000:
+            break
+        after = batch[-1].id
+    return page[:limit]
 
 
 def read_query(request: ApiRequest, table: TableDef, state: PageState | None) -> ApiResponse:
     expand = ExpandPlan.parse(request, table)
     renderer = _renderer(request, table)
-    size = page_size(request)
+    served = state.offset if state else 0
     top = None if request.prefs.maxpagesize else request.query.top
-    offset = state.offset if state else 0
-    rows = matching_rows(request, table)
-    if top is not None:
-        rows = rows[:top]
-    page = rows[offset : offset + size]
+    size = page_size(request) if top is None else min(page_size(request), max(top - served, 0))
+    rows = _query_page(request, table, state, size + 1) if size else []
+    page = rows[:size]
     body: dict[str, object] = {"@odata.context": context_url(request, table)}
     if request.query.count and state is None:
-        body["@odata.count"] = min(len(rows), MAX_PAGE)
+        body["@odata.count"] = min(count_matching(request, table), MAX_PAGE)
     values = renderer.render(page)
     expand.apply(page, values)
     body["value"] = values
-    if offset + size < len(rows):
-        following = PageState(mode="query", page=(state.page if state else 1) + 1, offset=offset + size)
+    more = len(rows) > size and (top is None or served + size < top)
+    if more:
+        following = PageState(
+            mode="query", page=(state.page if state else 1) + 1, after_id=page[-1].id, offset=served + size
+        )
         body["@odata.nextLink"] = _next_link(request, table, following)
     return ApiResponse(200, body, _applied(request, tracking=False))
 

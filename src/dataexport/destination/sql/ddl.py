@@ -11,9 +11,9 @@ from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Table
 from sqlalchemy.schema import CreateTable
 
 from dataexport.destination.base import ColumnChange, ColumnChangeKind, TableChanges, TypeChange
+from dataexport.destination.evolution import Evolution, ExistingColumn, TableLayout, TypeFit, plan_evolution
 from dataexport.destination.sql.context import SqlContext
-from dataexport.destination.sql.evolution import Evolution, TypeFit, plan_evolution
-from dataexport.destination.sql.layout import ExistingColumn, TableLayout, is_view, read_layout
+from dataexport.destination.sql.layout import is_view, read_layout
 from dataexport.destination.sql.writes import quoted
 from dataexport.domain.columns import ID_COLUMN, ColumnSpec
 from dataexport.errors import TableNotUsable

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, select
 
 from dataexport.destination.base import Capabilities, RecordFailure, TableChanges, WriteResult
+from dataexport.destination.evolution import TableLayout
 from dataexport.destination.sql import metadata_tables
 from dataexport.destination.sql.context import SqlContext, translated_errors
 from dataexport.destination.sql.ddl import ensure_table
 from dataexport.destination.sql.dialects import dialect_of
 from dataexport.destination.sql.isolation import write_isolated
-from dataexport.destination.sql.layout import TableLayout, read_layout
+from dataexport.destination.sql.layout import read_layout
 from dataexport.destination.sql.plans import build_write_plan
 from dataexport.destination.sql.seen import SqlSeenSet
 from dataexport.destination.sql.writes import (

@@ -1,40 +1,15 @@
-"""What an existing destination table looks like: its columns and their declared types."""
+"""Reading what an existing table looks like: its columns and their declared types (SQLAlchemy inspection)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import CompileError
 
+from dataexport.destination.evolution import ExistingColumn, TableLayout
 from dataexport.destination.sql.types import SqlType
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingColumn:
-    """A column as the database reports it; ``declared`` is its SQL type as the dialect compiles it."""
-
-    name: str
-    declared: str
-
-
-@dataclass(frozen=True, slots=True)
-class TableLayout:
-    """The columns of an existing table, in table order."""
-
-    table: str
-    columns: tuple[ExistingColumn, ...]
-
-    def find(self, name: str) -> ExistingColumn | None:
-        """The column named ``name``, compared case-insensitively (SQLite and SQL Server fold case)."""
-        wanted = name.lower()
-        return next((column for column in self.columns if column.name.lower() == wanted), None)
-
-    def with_columns(self, added: tuple[ExistingColumn, ...]) -> TableLayout:
-        """The layout after ``added`` columns were appended."""
-        return TableLayout(self.table, self.columns + added)
 
 
 def declared_type(sql_type: SqlType, dialect: Dialect) -> str:

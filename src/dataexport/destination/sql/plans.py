@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from dataexport.destination.evolution import TableLayout, writable_specs
 from dataexport.destination.sql.context import SqlContext
-from dataexport.destination.sql.evolution import writable_specs
-from dataexport.destination.sql.layout import TableLayout
 from dataexport.destination.sql.writes import PlannedColumn, WritePlan
 from dataexport.domain.columns import (
     DATETIME,

@@ -1,4 +1,4 @@
-"""Pure planning of schema changes for an existing table (DES §6.9).
+"""Pure planning of schema changes for an existing table (DES §6.9), shared by every destination.
 
 Declared types are compared as the dialect compiles them: the same base type with a larger length is a
 widening, with a larger scale a precision raise; a smaller one is kept as is; another base type is a
@@ -13,11 +13,35 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dataexport.destination.sql.layout import TableLayout
 from dataexport.domain.columns import ColumnSpec, LogicalType
 
 _DECLARED = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 ]*?)\s*(?:\(\s*(\w+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 _MAX = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingColumn:
+    """A column as the destination reports it; ``declared`` is its type as the destination spells it."""
+
+    name: str
+    declared: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    """The columns of an existing table, in table order."""
+
+    table: str
+    columns: tuple[ExistingColumn, ...]
+
+    def find(self, name: str) -> ExistingColumn | None:
+        """The column named ``name``, compared case-insensitively (SQLite and SQL Server fold case)."""
+        wanted = name.lower()
+        return next((column for column in self.columns if column.name.lower() == wanted), None)
+
+    def with_columns(self, added: tuple[ExistingColumn, ...]) -> TableLayout:
+        """The layout after ``added`` columns were appended."""
+        return TableLayout(self.table, self.columns + added)
 
 
 class TypeFit(StrEnum):
