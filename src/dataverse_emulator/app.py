@@ -7,6 +7,7 @@ answered under ``/api/data/v9.x/`` for the default (first) organization and unde
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from dataverse_emulator.webapi.discovery import discovery_routes
 from dataverse_emulator.webapi.dispatch import dispatch, split_segments
 
 VERSIONS = ("v9.0", "v9.1", "v9.2")
+log = logging.getLogger(__name__)
 
 
 def error_response(error: WebApiError) -> ApiResponse:
@@ -65,11 +67,20 @@ class WebApi:
         return to_starlette(response, request_id)
 
     def answer(self, api_request: ApiRequest) -> ApiResponse:
-        """Dispatch one request (``$batch`` parts come back through here too)."""
+        """Dispatch one request (``$batch`` parts come back through here too).
+
+        A bug in the emulator still answers in the Dataverse shape (500 ``0x80040216``) and is logged
+        with its traceback, so a client under test sees a server error rather than a dropped connection.
+        """
         try:
             return dispatch(api_request, batch=lambda outer: handle_batch(outer, self.answer))
         except WebApiError as error:
             return error_response(error)
+        except Exception as error:
+            log.exception("unexpected error answering %s %s", api_request.method, "/".join(api_request.segments))
+            return error_response(
+                WebApiError(500, "0x80040216", f"An unexpected error occurred: {type(error).__name__}")
+            )
 
     def _store(self, request: Request) -> tuple[OrgStore, str]:
         org_name = request.path_params.get("org")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dataexport.destination.sql.classification import ErrorClass, classify_sqlite, product_error
 from dataexport.destination.evolution import TypeFit, compare_declared
+from dataexport.destination.sql.classification import ErrorClass, classify_sqlite, product_error
 from dataexport.errors import (
     DestinationAccessDenied,
     DestinationBusy,

@@ -39,17 +39,21 @@ def sql_harness(path: Path) -> Harness:
     destination = make_destination(path, clock=Clock())
 
     def state() -> State:
-        return {str(r[0]): (r[1], r[2]) for r in read_rows(path, 'SELECT "Id", fullname, versionnumber FROM crm_contact')}
+        return {
+            str(r[0]): (r[1], r[2]) for r in read_rows(path, 'SELECT "Id", fullname, versionnumber FROM crm_contact')
+        }
 
     def delete_log() -> list[tuple[str, object]]:
-        return [(str(r[0]), r[1]) for r in read_rows(path, "SELECT RecordId, VersionNumber FROM crm_DeleteLog ORDER BY Id")]
+        return [
+            (str(r[0]), r[1]) for r in read_rows(path, "SELECT RecordId, VersionNumber FROM crm_DeleteLog ORDER BY Id")
+        ]
 
     def reject(record_id: str) -> None:
         for event in ("INSERT", "UPDATE", "DELETE"):
             row = "OLD" if event == "DELETE" else "NEW"
             execute(
                 path,
-                f"CREATE TRIGGER reject_{event.lower()} BEFORE {event} ON crm_contact WHEN {row}.\"Id\" = "
+                f'CREATE TRIGGER reject_{event.lower()} BEFORE {event} ON crm_contact WHEN {row}."Id" = '
                 f"'{record_id}' BEGIN SELECT RAISE(ABORT, 'rejected by test'); END",
             )
 

@@ -8,10 +8,10 @@ engine keeps tombstones (here a dict standing in for the control database) and p
 from __future__ import annotations
 
 import tempfile
-from random import Random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -123,7 +123,7 @@ def test_multi_select_is_sorted_ascending_and_empty_is_null(raw: str | None, exp
 def test_datetimes_become_aware_utc(raw: str, expected: datetime) -> None:
     value = row_to_values(account_schema(), {**full_row(), "createdon": raw}).values["createdon"]
     assert value == expected
-    assert isinstance(value, datetime) and value.utcoffset() is not None and value.utcoffset().total_seconds() == 0
+    assert isinstance(value, datetime) and value.utcoffset() == timedelta(0)
 
 
 def test_unknown_properties_are_reported_by_attribute_name() -> None:

@@ -7,13 +7,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dataexport.destination.sql.classification import ErrorClass, product_error
 from dataexport.destination.sql.dialects import SqlDialect
 from dataexport.destination.sql.layout import declared_type
 from dataexport.destination.sql.naming import Naming
 from dataexport.domain.columns import LogicalType
+from dataexport.errors import DataExportError
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +40,27 @@ class SqlContext:
         return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
 
 
-def error_message(error: DBAPIError) -> str:
+def error_message(error: SQLAlchemyError) -> str:
     """The driver's own message (without SQLAlchemy's statement dump)."""
-    return str(error.orig) if error.orig is not None else str(error)
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        return str(error.orig)
+    return str(error)
+
+
+def classify_error(context: SqlContext, error: SQLAlchemyError) -> ErrorClass:
+    """The class of any SQLAlchemy error: driver errors by the dialect's table, a pool timeout is BUSY,
+    anything else (a bug in a statement) is TERMINAL."""
+    if isinstance(error, DBAPIError):
+        return context.dialect.classify(error)
+    return ErrorClass.BUSY if isinstance(error, PoolTimeout) else ErrorClass.TERMINAL
+
+
+def translated(context: SqlContext, error: SQLAlchemyError, entity: str | None) -> DataExportError:
+    """The product error for ``error`` where no single record is at stake (record class -> terminal)."""
+    error_class = classify_error(context, error)
+    if error_class is ErrorClass.RECORD:
+        error_class = ErrorClass.TERMINAL
+    return product_error(error_class, error_message(error), entity=entity)
 
 
 @contextmanager
@@ -51,8 +71,5 @@ def translated_errors(context: SqlContext, entity: str | None = None) -> Iterato
     """
     try:
         yield
-    except DBAPIError as error:
-        error_class = context.dialect.classify(error)
-        if error_class is ErrorClass.RECORD:
-            error_class = ErrorClass.TERMINAL
-        raise product_error(error_class, error_message(error), entity=entity) from error
+    except SQLAlchemyError as error:
+        raise translated(context, error, entity) from error

@@ -23,6 +23,7 @@ from dataexport.destination.sql import metadata_tables
 from dataexport.destination.sql.context import SqlContext, translated_errors
 from dataexport.destination.sql.ddl import ensure_table
 from dataexport.destination.sql.dialects import dialect_of
+from dataexport.destination.sql.engine import reading
 from dataexport.destination.sql.isolation import write_isolated
 from dataexport.destination.sql.layout import read_layout
 from dataexport.destination.sql.plans import build_write_plan
@@ -106,7 +107,7 @@ class SqlDestination:
 
     def has_table(self, logical_name: str) -> bool:
         """Whether the entity's table exists."""
-        with translated_errors(self._context, logical_name), self._engine.connect() as connection:
+        with translated_errors(self._context, logical_name), reading(self._engine) as connection:
             return read_layout(connection, self.table_name(logical_name), self._context.naming.schema) is not None
 
     def apply_upserts(
@@ -166,7 +167,7 @@ class SqlDestination:
         after = ""
         while True:
             query = select(key).where(key > after).order_by(key).limit(chunk_size)
-            with translated_errors(self._context, schema.logical_name), self._engine.connect() as connection:
+            with translated_errors(self._context, schema.logical_name), reading(self._engine) as connection:
                 chunk = tuple(str(row[0]) for row in connection.execute(query))
             if not chunk:
                 return
@@ -184,7 +185,7 @@ class SqlDestination:
         return plan
 
     def _read_layout(self, entity: str, table: str) -> TableLayout:
-        with translated_errors(self._context, entity), self._engine.connect() as connection:
+        with translated_errors(self._context, entity), reading(self._engine) as connection:
             layout = read_layout(connection, table, self._context.naming.schema)
         if layout is None:
             raise TableNotUsable(f"Table '{table}' does not exist", entity=entity)

@@ -3,20 +3,24 @@
 SQLite connections get WAL journaling, a busy timeout, foreign keys off and ``synchronous=NORMAL``; the
 driver's own transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``,
 so savepoints work, DDL is transactional, and a writer takes the write lock before its first read (no
-read-to-write upgrade failures under concurrency).
+read-to-write upgrade failures under concurrency). Connections from :func:`reading` start a plain
+``BEGIN`` instead: with WAL, readers never wait for the writer.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+#: Execution option of connections that only read: SQLite then starts a deferred (shared) transaction.
+READ_ONLY_OPTION = "dataexport_read_only"
 _PRAGMA_NAME = re.compile(r"^[a-z_]+$")
 _PRAGMA_VALUE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -67,7 +71,15 @@ def _install_sqlite_behaviour(engine: Engine, statements: list[str]) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: it never takes SQLite's write lock, so it does not wait for writers."""
+    with engine.connect() as connection:
+        yield connection.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def resolve_sqlite_url(url: str, data_dir: Path) -> str:

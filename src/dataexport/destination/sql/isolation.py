@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dataexport.destination.base import RecordFailure, WriteResult
-from dataexport.destination.sql.classification import ErrorClass, product_error
-from dataexport.destination.sql.context import SqlContext, error_message
+from dataexport.destination.sql.classification import ErrorClass
+from dataexport.destination.sql.context import SqlContext, classify_error, error_message, translated
 
 T = TypeVar("T")
 Write = Callable[[Connection, Sequence[T]], WriteResult]
@@ -45,9 +45,9 @@ def write_isolated(
     try:
         with engine.begin() as connection:
             return write(connection, items)
-    except DBAPIError as error:
-        if context.dialect.classify(error) is not ErrorClass.RECORD:
-            raise _translated(context, entity, error) from error
+    except SQLAlchemyError as error:
+        if classify_error(context, error) is not ErrorClass.RECORD:
+            raise translated(context, error, entity) from error
     return _row_by_row(engine, context, entity, items, write, describe)
 
 
@@ -59,8 +59,9 @@ def _row_by_row(
         with engine.begin() as connection:
             for item in items:
                 result += _write_one(connection, context, item, write, describe)
-    except DBAPIError as error:
-        raise _translated(context, entity, error) from error
+    except SQLAlchemyError as error:
+        # Refused again outside any one row (e.g. at commit), or a non-record error: never a record failure.
+        raise translated(context, error, entity) from error
     return result
 
 
@@ -70,18 +71,10 @@ def _write_one(
     savepoint = connection.begin_nested()
     try:
         outcome = write(connection, [item])
-    except DBAPIError as error:
+    except SQLAlchemyError as error:
         savepoint.rollback()
-        if context.dialect.classify(error) is not ErrorClass.RECORD:
+        if classify_error(context, error) is not ErrorClass.RECORD:
             raise
         return WriteResult(failures=(describe(connection, item, error_message(error)),))
     savepoint.commit()
     return outcome
-
-
-def _translated(context: SqlContext, entity: str, error: DBAPIError) -> Exception:
-    error_class = context.dialect.classify(error)
-    if error_class is ErrorClass.RECORD:
-        # Refused again outside any record (e.g. at commit): not attributable to one row.
-        error_class = ErrorClass.TERMINAL
-    return product_error(error_class, error_message(error), entity=entity)

@@ -14,6 +14,7 @@ from sqlalchemy.schema import CreateTable, DropTable
 
 from dataexport.destination.base import WriteResult
 from dataexport.destination.sql.context import SqlContext, translated_errors
+from dataexport.destination.sql.engine import reading
 from dataexport.destination.sql.writes import chunked, quoted, table_clause
 from dataexport.domain.changes import Delete
 from dataexport.domain.columns import GUID, ID_COLUMN
@@ -95,5 +96,5 @@ class SqlSeenSet:
             .order_by(entity_id)
             .limit(SWEEP_BATCH)
         )
-        with translated_errors(self._context, self._entity), self._engine.connect() as connection:
+        with translated_errors(self._context, self._entity), reading(self._engine) as connection:
             return [str(row[0]) for row in connection.execute(query)]
