@@ -125,8 +125,8 @@ def run_size(table: str, rows: int, changes: int, tls: bool, annotate: bool) -> 
         process.wait(timeout=30)
         (Path(tmp) / "credentials.json").unlink()
         process, credentials = start_emulator(Path(tmp), table, rows, tls)
+        client = client_for(credentials)
         try:
-            client = client_for(credentials)
             root = str(credentials["web_api"])
             entity_set = client.get(f"{root}EntityDefinitions(LogicalName='{table}')?$select=EntitySetName").json()[
                 "EntitySetName"
@@ -153,6 +153,7 @@ def run_size(table: str, rows: int, changes: int, tls: bool, annotate: bool) -> 
                 "delta_rss_mb": sampler.peak / 2**20,
             }
         finally:
+            client.close()
             process.terminate()
             process.wait(timeout=30)
 

@@ -7,7 +7,8 @@ The engine acts on three families; every error the product raises belongs to exa
     │   ├── DestinationBusy            lock or statement timeout, deadlock, lost connection (1 s -> 60 s)
     │   ├── DestinationUnavailable     unreachable, disk/database full, read-only, write denied (5 s -> 5 min,
     │   │                              one ledger entry per outage)
-    │   └── SourceUnavailable          Dataverse 5xx, timeouts, resets, invalid pages (DES §7.7)
+    │   ├── SourceUnavailable          Dataverse 5xx, timeouts, resets, invalid pages (DES §7.7)
+    │   └── SecretUnavailable          a secret reference cannot be read now (unset variable, missing file)
     ├── TerminalError                  stop this entity (or profile), mark it Failed, say why
     │   ├── InvalidIdentifier          a schema, prefix or logical name unsafe for SQL
     │   ├── TableNotUsable             the table cannot be created or adopted (a view, no usable Id column)
@@ -57,6 +58,17 @@ class DataExportError(Exception):
 
     def _identifiers(self) -> tuple[tuple[str, str | None], ...]:
         return (("entity", self.entity), ("profile_id", self.profile_id), ("record_id", self.record_id))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keeps the identifiers when an error crosses a process boundary (pickled by a task queue).
+        return (_restore, (type(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[DataExportError], state: dict[str, object]) -> DataExportError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error._render())
+    return error
 
 
 class TransientError(DataExportError):
@@ -131,3 +143,10 @@ class ValueConversionError(SkippableError):
 
     def _identifiers(self) -> tuple[tuple[str, str | None], ...]:
         return (*super()._identifiers(), ("attribute", self.attribute))
+
+
+class SecretUnavailable(TransientError):
+    """A secret reference cannot be resolved now (variable unset, file missing, vault unreachable).
+
+    The message names the reference and what to do, never the secret's value.
+    """

@@ -122,6 +122,7 @@ def serve(
         ssl_certfile=str(tls_files.cert_pem) if tls_files else None,
         ssl_keyfile=str(tls_files.key_pem) if tls_files else None,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
     )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 

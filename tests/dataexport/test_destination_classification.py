@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dataexport.destination.evolution import TypeFit, compare_declared
 from dataexport.destination.sql.classification import ErrorClass, classify_sqlite, product_error
+from dataexport.destination.sql.context import SqlContext, classify_error
+from dataexport.destination.sql.dialects import SQLITE
+from dataexport.destination.sql.naming import Naming
 from dataexport.errors import (
     DestinationAccessDenied,
     DestinationBusy,
@@ -85,3 +91,9 @@ def test_classes_map_to_the_product_exception_tree(error_class: ErrorClass, exce
 )
 def test_declared_type_comparison(existing: str, required: str, fit: TypeFit) -> None:
     assert compare_declared(existing, required) is fit
+
+
+def test_errors_raised_by_sqlalchemy_itself() -> None:
+    context = SqlContext(SQLITE, Naming(), sqlite.dialect())
+    assert classify_error(context, PoolTimeout("QueuePool limit reached")) is ErrorClass.BUSY
+    assert classify_error(context, ArgumentError("bad statement")) is ErrorClass.TERMINAL

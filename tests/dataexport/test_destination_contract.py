@@ -21,7 +21,7 @@ from dataexport.domain.failures import ChangeType
 from dataexport.domain.guards import Tombstone, TombstoneGuard
 from dataexport.domain.metadata import entity_metadata_rows
 from dataexport.domain.schema import AttributeKind
-from dataexport.errors import DestinationBusy
+from dataexport.errors import DestinationBusy, DestinationFault
 
 SCHEMA = simple_schema()
 State = dict[str, tuple[object, object]]
@@ -158,6 +158,14 @@ def test_schema_evolution_is_reported_the_same_way(harness: Harness) -> None:
         }
     )
     assert [c.column for c in harness.destination.ensure_entity_table(retyped).type_changes] == ["fullname"]
+    longer = grown.model_copy(
+        update={"attributes": tuple(a.model_copy(update={"max_length": 500}) for a in grown.attributes)}
+    )
+    widened = harness.destination.ensure_entity_table(longer).columns
+    if harness.destination.capabilities.widens_columns:
+        assert [(c.column, c.kind.value) for c in widened] == [("fullname", "widened")]
+    else:
+        assert widened == ()  # SQLite: TEXT has no length
     assert harness.destination.has_table("contact") and not harness.destination.has_table("lead")
 
 
@@ -194,3 +202,12 @@ def test_memory_metadata_versions_rise_on_change() -> None:
     assert destination.attribute_versions[("contact", "creditlimit")][1] == 2
     assert destination.attribute_versions[("contact", "fullname")][1] == 2
     assert destination.attribute_versions[("contact", "description")][1] == 1
+
+
+@pytest.mark.parametrize("kind", sorted(HARNESSES))
+def test_delete_log_needs_its_table(kind: str, tmp_path: Path) -> None:
+    built = HARNESSES[kind](tmp_path / "rep.db")
+    built.destination.ensure_entity_table(SCHEMA)
+    with pytest.raises(DestinationFault, match="no such table") as caught:
+        built.destination.apply_deletes(SCHEMA, [Delete(guid(1))], write_delete_log=True)
+    assert caught.value.entity == "contact"

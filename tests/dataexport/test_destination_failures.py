@@ -169,3 +169,11 @@ def test_isolation_reports_failures_for_a_many_row_batch(db: Path) -> None:
     result = destination.apply_upserts(SCHEMA, batch(*range(1, 1001)))
     assert len(result.applied) == 997
     assert [(f.record_id, f.message) for f in result.failures] == [(guid(n), f"bad {n}") for n in (10, 500, 999)]
+
+
+def test_reads_do_not_wait_for_a_writer(db: Path) -> None:
+    destination = make_destination(db, busy_timeout_ms=50)
+    destination.apply_upserts(SCHEMA, batch(1))
+    with write_lock(db):
+        assert destination.has_table("contact")
+        assert list(destination.iter_record_ids(SCHEMA)) == [(guid(1),)]

@@ -46,24 +46,26 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path
     assert (tmp_path / "new" / "folder" / "control.db").exists()
 
 
-def test_an_in_memory_store_works(clock: MovableClock) -> None:
-    with open_store("sqlite://", clock=clock) as store:
-        assert store.states.ensure(SyncKey("p", "account")).revision == 1
+def test_an_in_memory_store_works(store_clock: MovableClock) -> None:
+    with open_store("sqlite://", clock=store_clock) as control_store:
+        assert control_store.states.ensure(SyncKey("p", "account")).revision == 1
 
 
-def test_a_long_read_does_not_block_another_processs_writes(store: ControlStore, other_store: ControlStore) -> None:
-    with store.database.read() as session:
+def test_a_long_read_does_not_block_another_processs_writes(
+    control_store: ControlStore, other_control_store: ControlStore
+) -> None:
+    with control_store.database.read() as session:
         session.connection()  # the read transaction is open from here
-        other_store.states.ensure(SyncKey("p", "account"))
-        other_store.seen.record(SyncKey("p", "account"), ["a", "b"])
-    assert store.seen.count(SyncKey("p", "account")) == 2
+        other_control_store.states.ensure(SyncKey("p", "account"))
+        other_control_store.seen.record(SyncKey("p", "account"), ["a", "b"])
+    assert control_store.seen.count(SyncKey("p", "account")) == 2
 
 
-def test_a_writer_waits_for_the_lock_then_reports_busy(tmp_path: Path, clock: MovableClock) -> None:
+def test_a_writer_waits_for_the_lock_then_reports_busy(tmp_path: Path, store_clock: MovableClock) -> None:
     url = f"sqlite:///{tmp_path / 'control.db'}"
     with (
-        open_store(url, clock=clock) as holder,
-        open_store(url, clock=clock, busy_timeout=timedelta(milliseconds=200)) as waiter,
+        open_store(url, clock=store_clock) as holder,
+        open_store(url, clock=store_clock, busy_timeout=timedelta(milliseconds=200)) as waiter,
     ):
         with holder.database.write() as session:
             session.connection()  # BEGIN IMMEDIATE: the write lock is held from here
@@ -72,9 +74,9 @@ def test_a_writer_waits_for_the_lock_then_reports_busy(tmp_path: Path, clock: Mo
         assert waiter.states.ensure(SyncKey("p", "account")).revision == 1
 
 
-def test_a_writer_waiting_within_the_timeout_goes_through(tmp_path: Path, clock: MovableClock) -> None:
+def test_a_writer_waiting_within_the_timeout_goes_through(tmp_path: Path, store_clock: MovableClock) -> None:
     url = f"sqlite:///{tmp_path / 'control.db'}"
-    with open_store(url, clock=clock) as holder, open_store(url, clock=clock) as waiter:
+    with open_store(url, clock=store_clock) as holder, open_store(url, clock=store_clock) as waiter:
         locked, done = threading.Event(), threading.Event()
 
         def hold_briefly() -> None:

@@ -19,12 +19,12 @@ def entry(entity: str, reason: str, record_id: str | None = None) -> FailureEntr
     return FailureEntry(entity, record_id, START, change, reason)
 
 
-def test_entries_are_appended_in_order_with_their_fields(store: ControlStore) -> None:
-    stored = store.ledger.append(
+def test_entries_are_appended_in_order_with_their_fields(control_store: ControlStore) -> None:
+    stored = control_store.ledger.append(
         PROFILE, [entry("lead", "CREATE TABLE permission denied\r\nin database 'rep'."), entry("lead", "second")]
     )
     assert [e.id for e in stored] == sorted(e.id for e in stored)
-    assert store.ledger.list(PROFILE) == stored
+    assert control_store.ledger.list(PROFILE) == stored
     first = stored[0]
     assert (first.profile_id, first.kind, first.log, first.recorded_at) == (
         PROFILE, SyncKind.ENTITY, FailureLog.FAILURE, START,
@@ -35,40 +35,44 @@ def test_entries_are_appended_in_order_with_their_fields(store: ControlStore) ->
     )
 
 
-def test_entries_are_kept_per_profile(store: ControlStore) -> None:
-    store.ledger.append(PROFILE, [entry("lead", "a")])
-    store.ledger.append("other-profile", [entry("lead", "b")], kind=SyncKind.RELATIONSHIP, log=FailureLog.FORCE_REFRESH)
-    assert [e.entry.reason for e in store.ledger.list(PROFILE)] == ["a"]
-    [other] = store.ledger.list("other-profile")
+def test_entries_are_kept_per_profile(control_store: ControlStore) -> None:
+    control_store.ledger.append(PROFILE, [entry("lead", "a")])
+    control_store.ledger.append(
+        "other-profile", [entry("lead", "b")], kind=SyncKind.RELATIONSHIP, log=FailureLog.FORCE_REFRESH
+    )
+    assert [e.entry.reason for e in control_store.ledger.list(PROFILE)] == ["a"]
+    [other] = control_store.ledger.list("other-profile")
     assert (other.kind, other.log) == (SyncKind.RELATIONSHIP, FailureLog.FORCE_REFRESH)
 
 
-def test_query_by_time_and_page_by_id(store: ControlStore, clock: MovableClock) -> None:
+def test_query_by_time_and_page_by_id(control_store: ControlStore, store_clock: MovableClock) -> None:
     for hour in range(5):
-        clock.now = START + timedelta(hours=hour)
-        store.ledger.append(PROFILE, [entry("contact", f"hour {hour}", "0d9e3c4a-77b1-4f1e-9a0e-5c2b8d6f1a22")])
-    window = store.ledger.list(PROFILE, since=START + timedelta(hours=1), until=START + timedelta(hours=3))
+        store_clock.now = START + timedelta(hours=hour)
+        control_store.ledger.append(PROFILE, [entry("contact", f"hour {hour}", "0d9e3c4a-77b1-4f1e-9a0e-5c2b8d6f1a22")])
+    window = control_store.ledger.list(PROFILE, since=START + timedelta(hours=1), until=START + timedelta(hours=3))
     assert [e.entry.reason for e in window] == ["hour 1", "hour 2"]
-    assert store.ledger.count(PROFILE, since=START + timedelta(hours=3)) == 2
-    page = store.ledger.list(PROFILE, limit=2)
-    rest = store.ledger.list(PROFILE, after_id=page[-1].id)
+    assert control_store.ledger.count(PROFILE, since=START + timedelta(hours=3)) == 2
+    page = control_store.ledger.list(PROFILE, limit=2)
+    rest = control_store.ledger.list(PROFILE, after_id=page[-1].id)
     assert [e.entry.reason for e in page + rest] == [f"hour {h}" for h in range(5)]
 
 
-def test_retention_deletes_entries_older_than_30_days_only(store: ControlStore, clock: MovableClock) -> None:
-    store.ledger.append(PROFILE, [entry("lead", "old")])
-    clock.advance(timedelta(days=10).total_seconds())
-    store.ledger.append(PROFILE, [entry("lead", "recent")])
-    clock.advance(timedelta(days=21).total_seconds())
-    assert store.purge_expired().ledger_entries == 1
-    assert [e.entry.reason for e in store.ledger.list(PROFILE)] == ["recent"]
+def test_retention_deletes_entries_older_than_30_days_only(
+    control_store: ControlStore, store_clock: MovableClock
+) -> None:
+    control_store.ledger.append(PROFILE, [entry("lead", "old")])
+    store_clock.advance(timedelta(days=10).total_seconds())
+    control_store.ledger.append(PROFILE, [entry("lead", "recent")])
+    store_clock.advance(timedelta(days=21).total_seconds())
+    assert control_store.purge_expired().ledger_entries == 1
+    assert [e.entry.reason for e in control_store.ledger.list(PROFILE)] == ["recent"]
 
 
-def test_retention_leaves_failed_sets_alone(store: ControlStore, clock: MovableClock) -> None:
+def test_retention_leaves_failed_sets_alone(control_store: ControlStore, store_clock: MovableClock) -> None:
     key = SyncKey(PROFILE, "contact")
-    store.retries.give_up_at_once(
+    control_store.retries.give_up_at_once(
         key, RetryItem("0d9e3c4a-77b1-4f1e-9a0e-5c2b8d6f1a22", ChangeType.NEW, 1, "x", START, START)
     )
-    clock.advance(timedelta(days=60).total_seconds())
-    assert store.purge_expired().ledger_entries == 1
-    assert store.failed.count(key) == 1
+    store_clock.advance(timedelta(days=60).total_seconds())
+    assert control_store.purge_expired().ledger_entries == 1
+    assert control_store.failed.count(key) == 1

@@ -45,16 +45,16 @@ def test_migrates_an_empty_database_to_head(control_db_url: str) -> None:
         engine.dispose()
 
 
-def test_opening_again_is_a_no_op_and_keeps_data(control_db_url: str, clock: MovableClock) -> None:
-    with open_store(control_db_url, clock=clock) as first:
+def test_opening_again_is_a_no_op_and_keeps_data(control_db_url: str, store_clock: MovableClock) -> None:
+    with open_store(control_db_url, clock=store_clock) as first:
         first.states.ensure(SyncKey("p", "account"))
-    with open_store(control_db_url, clock=clock) as second:
+    with open_store(control_db_url, clock=store_clock) as second:
         assert second.states.load(SyncKey("p", "account")) is not None
         assert current_revision(second.database.engine) == head_revision()
 
 
-def test_models_match_the_migrated_schema(store: ControlStore) -> None:
-    with store.database.engine.connect() as connection:
+def test_models_match_the_migrated_schema(control_store: ControlStore) -> None:
+    with control_store.database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
 
@@ -72,14 +72,14 @@ def test_downgrade_to_base_and_upgrade_again(control_db_url: str) -> None:
         engine.dispose()
 
 
-def test_two_processes_starting_at_once_both_open_the_store(control_db_url: str, clock: MovableClock) -> None:
+def test_two_processes_starting_at_once_both_open_the_store(control_db_url: str, store_clock: MovableClock) -> None:
     barrier = threading.Barrier(3)
     errors: list[BaseException] = []
 
     def start() -> None:
         barrier.wait()
         try:
-            open_store(control_db_url, clock=clock).close()
+            open_store(control_db_url, clock=store_clock).close()
         except BaseException as error:
             errors.append(error)
 
@@ -98,10 +98,10 @@ def test_two_processes_starting_at_once_both_open_the_store(control_db_url: str,
         engine.dispose()
 
 
-def test_unreachable_postgresql_is_reported_as_busy(clock: MovableClock) -> None:
+def test_unreachable_postgresql_is_reported_as_busy(store_clock: MovableClock) -> None:
     pytest.importorskip("psycopg", reason="psycopg is not installed")
     with pytest.raises(ControlDatabaseBusy, match="busy or unreachable"):
-        open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", clock=clock)
+        open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", clock=store_clock)
 
 
 def test_migrations_ship_inside_the_package() -> None:

@@ -41,62 +41,70 @@ def profile(**changes: object) -> ExportProfile:
     return base.model_copy(update=changes)
 
 
-def test_organizations_are_saved_with_a_normalized_url(store: ControlStore, clock: MovableClock) -> None:
-    saved = store.organizations.save(CONTOSO)
+def test_organizations_are_saved_with_a_normalized_url(control_store: ControlStore, store_clock: MovableClock) -> None:
+    saved = control_store.organizations.save(CONTOSO)
     assert saved.url == "https://contoso.crm11.dynamics.com"
-    assert store.organizations.find_by_url("HTTPS://contoso.crm11.dynamics.com/") == saved
-    assert store.organizations.get(ORG_ID) == saved
-    clock.advance(60)
-    renamed = store.organizations.save(replace(CONTOSO, friendly_name="Contoso Ltd"))
-    assert (renamed.friendly_name, renamed.created_at, renamed.modified_at) == ("Contoso Ltd", START, clock.now)
-    assert store.organizations.list() == [renamed]
+    assert control_store.organizations.find_by_url("HTTPS://contoso.crm11.dynamics.com/") == saved
+    assert control_store.organizations.get(ORG_ID) == saved
+    store_clock.advance(60)
+    renamed = control_store.organizations.save(replace(CONTOSO, friendly_name="Contoso Ltd"))
+    assert (renamed.friendly_name, renamed.created_at, renamed.modified_at) == ("Contoso Ltd", START, store_clock.now)
+    assert control_store.organizations.list() == [renamed]
 
 
-def test_privacy_terms_acceptance_is_kept_from_the_first_time(store: ControlStore, clock: MovableClock) -> None:
-    store.organizations.save(CONTOSO)
-    accepted = store.organizations.accept_privacy_terms(ORG_ID, accepted_by="admin@contoso")
-    clock.advance(60)
-    again = store.organizations.accept_privacy_terms(ORG_ID, accepted_by="someone-else")
+def test_privacy_terms_acceptance_is_kept_from_the_first_time(
+    control_store: ControlStore, store_clock: MovableClock
+) -> None:
+    control_store.organizations.save(CONTOSO)
+    accepted = control_store.organizations.accept_privacy_terms(ORG_ID, accepted_by="admin@contoso")
+    store_clock.advance(60)
+    again = control_store.organizations.accept_privacy_terms(ORG_ID, accepted_by="someone-else")
     assert accepted == again and again is not None
     assert (again.privacy_terms_accepted_at, again.privacy_terms_accepted_by) == (START, "admin@contoso")
-    assert store.organizations.save(replace(CONTOSO, region="FRA")).privacy_terms_accepted_at == START
-    assert store.organizations.accept_privacy_terms("unknown", accepted_by="x") is None
+    assert control_store.organizations.save(replace(CONTOSO, region="FRA")).privacy_terms_accepted_at == START
+    assert control_store.organizations.accept_privacy_terms("unknown", accepted_by="x") is None
 
 
-def test_profiles_round_trip_their_document(store: ControlStore, clock: MovableClock) -> None:
-    store.organizations.save(CONTOSO)
-    saved = store.profiles.save(profile())
+def test_profiles_round_trip_their_document(control_store: ControlStore, store_clock: MovableClock) -> None:
+    control_store.organizations.save(CONTOSO)
+    saved = control_store.profiles.save(profile())
     assert (saved.created_on, saved.modified_on) == (START, START)
-    assert store.profiles.get(PROFILE_ID) == saved
-    clock.advance(60)
-    updated = store.profiles.save(profile(state=ProfileState.ACTIVE, retry_count=3))
-    assert (updated.created_on, updated.modified_on, updated.state) == (START, clock.now, ProfileState.ACTIVE)
-    assert store.profiles.list(ORG_ID) == [updated]
-    assert store.profiles.list("other-org") == []
-    assert store.profiles.get("missing") is None
+    assert control_store.profiles.get(PROFILE_ID) == saved
+    store_clock.advance(60)
+    updated = control_store.profiles.save(profile(state=ProfileState.ACTIVE, retry_count=3))
+    assert (updated.created_on, updated.modified_on, updated.state) == (START, store_clock.now, ProfileState.ACTIVE)
+    assert control_store.profiles.list(ORG_ID) == [updated]
+    assert control_store.profiles.list("other-org") == []
+    assert control_store.profiles.get("missing") is None
 
 
-def test_a_profile_needs_a_registered_organization(store: ControlStore) -> None:
+def test_a_profile_needs_a_registered_organization(control_store: ControlStore) -> None:
     with pytest.raises(ControlDatabaseFault):
-        store.profiles.save(profile())
+        control_store.profiles.save(profile())
 
 
-def test_deleting_a_profile_removes_all_its_control_data(store: ControlStore) -> None:
-    store.organizations.save(CONTOSO)
-    store.profiles.save(profile())
+def test_deleting_a_profile_removes_all_its_control_data(control_store: ControlStore) -> None:
+    control_store.organizations.save(CONTOSO)
+    control_store.profiles.save(profile())
     key, kept = SyncKey(PROFILE_ID, "account"), SyncKey("other-profile", "account")
     for subject in (key, kept):
-        store.states.ensure(subject)
-        assert store.leases.acquire(subject, "w", timedelta(seconds=30)) is not None
-        store.tombstones.record(subject, [Tombstone("id-1", 1, START)])
-        store.retries.enqueue(subject, [RetryItem("id-2", ChangeType.NEW, 1, "x", START, START)])
-        store.retries.give_up_at_once(subject, RetryItem("id-3", ChangeType.NEW, 1, "x", START, START))
-        store.seen.record(subject, ["id-4"])
-        store.ledger.append(subject.profile_id, [FailureEntry("account", None, START, ChangeType.UPDATE, "outage")])
-    assert store.profiles.delete(PROFILE_ID) is True
-    assert store.profiles.get(PROFILE_ID) is None
-    assert store.states.load(key) is None and store.leases.current(key) is None
-    assert store.tombstones.load(key, ["id-1"]) == {} and store.retries.queued_count(key) == 0
-    assert store.failed.count(key) == 0 and store.seen.count(key) == 0 and store.ledger.count(PROFILE_ID) == 0
-    assert store.states.load(kept) is not None and store.ledger.count("other-profile") == 2
-    assert store.profiles.delete(PROFILE_ID) is False
+        control_store.states.ensure(subject)
+        assert control_store.leases.acquire(subject, "w", timedelta(seconds=30)) is not None
+        control_store.tombstones.record(subject, [Tombstone("id-1", 1, START)])
+        control_store.retries.enqueue(subject, [RetryItem("id-2", ChangeType.NEW, 1, "x", START, START)])
+        control_store.retries.give_up_at_once(subject, RetryItem("id-3", ChangeType.NEW, 1, "x", START, START))
+        control_store.seen.record(subject, ["id-4"])
+        control_store.ledger.append(
+            subject.profile_id, [FailureEntry("account", None, START, ChangeType.UPDATE, "outage")]
+        )
+    assert control_store.profiles.delete(PROFILE_ID) is True
+    assert control_store.profiles.get(PROFILE_ID) is None
+    assert control_store.states.load(key) is None and control_store.leases.current(key) is None
+    assert control_store.tombstones.load(key, ["id-1"]) == {} and control_store.retries.queued_count(key) == 0
+    assert (
+        control_store.failed.count(key) == 0
+        and control_store.seen.count(key) == 0
+        and control_store.ledger.count(PROFILE_ID) == 0
+    )
+    assert control_store.states.load(kept) is not None and control_store.ledger.count("other-profile") == 2
+    assert control_store.profiles.delete(PROFILE_ID) is False

@@ -1,5 +1,7 @@
 """Fixtures of the control-store suites, loaded by each ``test_store_*`` module through ``pytest_plugins``.
 
+Fixture names carry ``store``/``control`` so that they never collide with other suites' fixtures.
+
 Every store test runs on SQLite (a real file in ``tmp_path``) and on PostgreSQL when it is reachable: one
 database is created per test session (``CREATE DATABASE``, dropped at the end) and each test gets its own
 schema in it, so migrations always start from empty. Set ``DATAEXPORT_TEST_POSTGRES_URL`` to the
@@ -44,7 +46,7 @@ class MovableClock:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
+def store_postgres_database() -> Iterator[str]:
     """URL of a database created for this test session; skips when PostgreSQL cannot be used."""
     if importlib.util.find_spec("psycopg") is None:
         pytest.skip("psycopg is not installed: the PostgreSQL control-store tests are skipped")
@@ -65,18 +67,18 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
+def store_dialect(request: pytest.FixtureRequest) -> str:
     """The control database dialect of the test."""
     return str(request.param)
 
 
 @pytest.fixture
-def control_db_url(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def control_db_url(store_dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty control database: a SQLite file, or a fresh schema of the session's PostgreSQL database."""
-    if dialect == "sqlite":
+    if store_dialect == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'control.db'}"
         return
-    database = request.getfixturevalue("postgres_database")
+    database = request.getfixturevalue("store_postgres_database")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(control_url(database), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -94,27 +96,29 @@ def control_db_url(dialect: str, tmp_path: Path, request: pytest.FixtureRequest)
 
 
 @pytest.fixture
-def clock() -> MovableClock:
+def store_clock() -> MovableClock:
     """The tests' clock, starting at :data:`START`."""
     return MovableClock()
 
 
 @pytest.fixture
-def store(control_db_url: str, clock: MovableClock) -> Iterator[ControlStore]:
+def control_store(control_db_url: str, store_clock: MovableClock) -> Iterator[ControlStore]:
     """A migrated control store."""
-    with open_store(control_db_url, clock=clock) as opened:
+    with open_store(control_db_url, clock=store_clock) as opened:
         yield opened
 
 
 @pytest.fixture
-def other_store(store: ControlStore, control_db_url: str, clock: MovableClock) -> Iterator[ControlStore]:
+def other_control_store(
+    control_store: ControlStore, control_db_url: str, store_clock: MovableClock
+) -> Iterator[ControlStore]:
     """A second store on the same database with its own engine and connections: another process."""
-    with open_store(control_db_url, clock=clock) as opened:
+    with open_store(control_db_url, clock=store_clock) as opened:
         yield opened
 
 
-def loaded(store: ControlStore, key: SyncKey) -> EntityState:
+def loaded(control_store: ControlStore, key: SyncKey) -> EntityState:
     """The stored state of ``key``, which the test expects to exist."""
-    state = store.states.load(key)
+    state = control_store.states.load(key)
     assert state is not None, f"no sync state for {key}"
     return state

@@ -15,58 +15,62 @@ ORG = "org:3f1c0000-0000-4000-8000-000000000001/client:app-1"
 LIMITS = ThrottleLimits(requests=3, server_seconds=100.0, window=timedelta(seconds=60), bucket=timedelta(seconds=1))
 
 
-def test_requests_are_counted_until_the_window_is_full(store: ControlStore, clock: MovableClock) -> None:
-    assert [store.throttle.reserve(ORG, LIMITS) for _ in range(3)] == [timedelta(0)] * 3
-    clock.advance(10)
-    wait = store.throttle.reserve(ORG, LIMITS)
+def test_requests_are_counted_until_the_window_is_full(control_store: ControlStore, store_clock: MovableClock) -> None:
+    assert [control_store.throttle.reserve(ORG, LIMITS) for _ in range(3)] == [timedelta(0)] * 3
+    store_clock.advance(10)
+    wait = control_store.throttle.reserve(ORG, LIMITS)
     assert wait == timedelta(seconds=51)  # the first second's bucket leaves the window after 61 s
-    clock.advance(50)
-    assert store.throttle.reserve(ORG, LIMITS) > timedelta(0)
-    clock.advance(1)
-    assert store.throttle.reserve(ORG, LIMITS) == timedelta(0)
+    store_clock.advance(50)
+    assert control_store.throttle.reserve(ORG, LIMITS) > timedelta(0)
+    store_clock.advance(1)
+    assert control_store.throttle.reserve(ORG, LIMITS) == timedelta(0)
 
 
-def test_identities_have_separate_budgets(store: ControlStore) -> None:
+def test_identities_have_separate_budgets(control_store: ControlStore) -> None:
     for _ in range(3):
-        store.throttle.reserve(ORG, LIMITS)
-    assert store.throttle.reserve("org:other", LIMITS) == timedelta(0)
+        control_store.throttle.reserve(ORG, LIMITS)
+    assert control_store.throttle.reserve("org:other", LIMITS) == timedelta(0)
 
 
-def test_server_time_counts_against_the_budget(store: ControlStore, clock: MovableClock) -> None:
-    store.throttle.add_server_time(ORG, 100.0)
-    assert store.throttle.reserve(ORG, LIMITS) > timedelta(0)
-    clock.advance(62)
-    assert store.throttle.reserve(ORG, LIMITS) == timedelta(0)
+def test_server_time_counts_against_the_budget(control_store: ControlStore, store_clock: MovableClock) -> None:
+    control_store.throttle.add_server_time(ORG, 100.0)
+    assert control_store.throttle.reserve(ORG, LIMITS) > timedelta(0)
+    store_clock.advance(62)
+    assert control_store.throttle.reserve(ORG, LIMITS) == timedelta(0)
 
 
-def test_a_pause_is_seen_by_every_process(store: ControlStore, other_store: ControlStore, clock: MovableClock) -> None:
-    store.throttle.pause(ORG, clock.now + timedelta(seconds=30))
-    assert other_store.throttle.paused_until(ORG) == clock.now + timedelta(seconds=30)
-    assert other_store.throttle.reserve(ORG, LIMITS) == timedelta(seconds=30)
-    clock.advance(30)
-    assert other_store.throttle.paused_until(ORG) is None
-    assert other_store.throttle.reserve(ORG, LIMITS) == timedelta(0)
+def test_a_pause_is_seen_by_every_process(
+    control_store: ControlStore, other_control_store: ControlStore, store_clock: MovableClock
+) -> None:
+    control_store.throttle.pause(ORG, store_clock.now + timedelta(seconds=30))
+    assert other_control_store.throttle.paused_until(ORG) == store_clock.now + timedelta(seconds=30)
+    assert other_control_store.throttle.reserve(ORG, LIMITS) == timedelta(seconds=30)
+    store_clock.advance(30)
+    assert other_control_store.throttle.paused_until(ORG) is None
+    assert other_control_store.throttle.reserve(ORG, LIMITS) == timedelta(0)
 
 
-def test_a_pause_is_never_shortened(store: ControlStore, clock: MovableClock) -> None:
-    store.throttle.pause(ORG, clock.now + timedelta(seconds=30))
-    store.throttle.pause(ORG, clock.now + timedelta(seconds=5))
-    assert store.throttle.paused_until(ORG) == clock.now + timedelta(seconds=30)
-    store.throttle.pause(ORG, clock.now + timedelta(seconds=90))
-    assert store.throttle.paused_until(ORG) == clock.now + timedelta(seconds=90)
+def test_a_pause_is_never_shortened(control_store: ControlStore, store_clock: MovableClock) -> None:
+    control_store.throttle.pause(ORG, store_clock.now + timedelta(seconds=30))
+    control_store.throttle.pause(ORG, store_clock.now + timedelta(seconds=5))
+    assert control_store.throttle.paused_until(ORG) == store_clock.now + timedelta(seconds=30)
+    control_store.throttle.pause(ORG, store_clock.now + timedelta(seconds=90))
+    assert control_store.throttle.paused_until(ORG) == store_clock.now + timedelta(seconds=90)
 
 
-def test_paused_reservations_count_nothing(store: ControlStore, clock: MovableClock) -> None:
-    store.throttle.pause(ORG, clock.now + timedelta(seconds=5))
+def test_paused_reservations_count_nothing(control_store: ControlStore, store_clock: MovableClock) -> None:
+    control_store.throttle.pause(ORG, store_clock.now + timedelta(seconds=5))
     for _ in range(10):
-        store.throttle.reserve(ORG, LIMITS)
-    clock.advance(5)
-    assert [store.throttle.reserve(ORG, LIMITS) for _ in range(3)] == [timedelta(0)] * 3
+        control_store.throttle.reserve(ORG, LIMITS)
+    store_clock.advance(5)
+    assert [control_store.throttle.reserve(ORG, LIMITS) for _ in range(3)] == [timedelta(0)] * 3
 
 
-def test_concurrent_processes_never_overdraw(control_db_url: str, store: ControlStore, clock: MovableClock) -> None:
+def test_concurrent_processes_never_overdraw(
+    control_db_url: str, control_store: ControlStore, store_clock: MovableClock
+) -> None:
     limits = ThrottleLimits(requests=25, window=timedelta(minutes=5))
-    stores = [open_store(control_db_url, clock=clock) for _ in range(3)]
+    stores = [open_store(control_db_url, clock=store_clock) for _ in range(3)]
     granted: list[int] = []
     barrier = threading.Barrier(len(stores))
 

@@ -31,30 +31,30 @@ class Boom(Exception):
     pass
 
 
-def test_a_unit_of_work_that_raises_commits_nothing(store: ControlStore) -> None:
-    with pytest.raises(Boom), store.database.write() as session:
+def test_a_unit_of_work_that_raises_commits_nothing(control_store: ControlStore) -> None:
+    with pytest.raises(Boom), control_store.database.write() as session:
         session.add(SeenIdRow(profile_id="p", kind=KEY.kind, entity="account", record_id="a"))
         session.flush()
         raise Boom
-    assert store.seen.count(KEY) == 0
+    assert control_store.seen.count(KEY) == 0
 
 
-def test_naive_datetimes_are_refused_as_a_fault(store: ControlStore) -> None:
+def test_naive_datetimes_are_refused_as_a_fault(control_store: ControlStore) -> None:
     with pytest.raises(ControlDatabaseFault, match="timezone-aware"):
-        store.tombstones.record(KEY, [Tombstone("a", 1, datetime(2025, 1, 1))])
+        control_store.tombstones.record(KEY, [Tombstone("a", 1, datetime(2025, 1, 1))])
 
 
-def test_a_missing_table_is_a_fault_not_a_retry(store: ControlStore) -> None:
-    with store.database.engine.begin() as connection:
+def test_a_missing_table_is_a_fault_not_a_retry(control_store: ControlStore) -> None:
+    with control_store.database.engine.begin() as connection:
         connection.execute(text("DROP TABLE seen_ids"))
     with pytest.raises(ControlDatabaseFault) as raised:
-        store.seen.count(KEY)
+        control_store.seen.count(KEY)
     assert isinstance(raised.value, TerminalError)
 
 
-def test_times_come_back_as_aware_utc(store: ControlStore) -> None:
-    store.tombstones.record(KEY, [Tombstone("a", 1, START)])
-    recorded = store.tombstones.load(KEY, ["a"])["a"].recorded_at
+def test_times_come_back_as_aware_utc(control_store: ControlStore) -> None:
+    control_store.tombstones.record(KEY, [Tombstone("a", 1, START)])
+    recorded = control_store.tombstones.load(KEY, ["a"])["a"].recorded_at
     assert recorded == START and recorded.utcoffset() is not None and recorded.tzinfo is not None
 
 

@@ -27,6 +27,7 @@ from dataexport.domain.failures import ChangeType
 from dataexport.domain.guards import NO_TOMBSTONES, Tombstone, TombstoneGuard, tombstone_for
 from dataexport.domain.metadata import EntityMetadataRows
 from dataexport.domain.schema import EntitySchema, ManyToManyRelationship
+from dataexport.errors import TableNotUsable
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,17 @@ class WriteResult:
     def synced_count(self) -> int:
         """Changes applied or skipped as stale (DES §4.4 ``SyncedRecords``)."""
         return len(self.applied) + len(self.stale) + len(self.tombstoned)
+
+
+def require_intersect(relationship: ManyToManyRelationship, schema: EntitySchema) -> None:
+    """Check that ``schema`` is the intersect entity of ``relationship``.
+
+    Raises:
+        TableNotUsable: it is not.
+    """
+    if not schema.is_intersect or schema.logical_name != relationship.intersect_entity:
+        message = f"'{schema.logical_name}' is not the intersect entity of {relationship.schema_name}"
+        raise TableNotUsable(message, entity=schema.logical_name)
 
 
 class SeenSet(Protocol):

@@ -21,6 +21,7 @@ from dataexport.destination.base import (
     TableChanges,
     TypeChange,
     WriteResult,
+    require_intersect,
 )
 from dataexport.destination.evolution import ExistingColumn, TableLayout, TypeFit, plan_evolution, writable_specs
 from dataexport.domain.changes import Delete, Upsert, latest_per_id
@@ -44,7 +45,7 @@ from dataexport.domain.guards import (
 )
 from dataexport.domain.metadata import AttributeRow, EntityMetadataRows
 from dataexport.domain.schema import EntitySchema, ManyToManyRelationship
-from dataexport.errors import DataExportError, TableNotUsable
+from dataexport.errors import DataExportError, DestinationFault, TableNotUsable
 
 Row = dict[str, object]
 MEMORY_CAPABILITIES = Capabilities(dialect="memory", transactional_ddl=True, schemas=False)
@@ -117,9 +118,7 @@ class MemoryDestination:
 
     def ensure_intersect_table(self, relationship: ManyToManyRelationship, schema: EntitySchema) -> TableChanges:
         """As the SQL destination: the schema must be the relationship's intersect entity."""
-        if not schema.is_intersect or schema.logical_name != relationship.intersect_entity:
-            message = f"'{schema.logical_name}' is not the intersect entity of {relationship.schema_name}"
-            raise TableNotUsable(message, entity=schema.logical_name)
+        require_intersect(relationship, schema)
         return self.ensure_entity_table(schema)
 
     def ensure_metadata_tables(self, *, delete_log: bool) -> None:
@@ -203,6 +202,8 @@ class MemoryDestination:
         """Deletes with DeleteLog rows (see the Protocol)."""
         table = self._table(schema.logical_name)
         self.raise_scripted_fault()
+        if write_delete_log and not self.delete_log_table:
+            raise DestinationFault("no such table: DeleteLog", entity=schema.logical_name)
         now = self._clock()
         result = WriteResult()
         for change in latest_per_id(deletes):

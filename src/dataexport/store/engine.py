@@ -9,13 +9,15 @@ it rather than failing with ``SQLITE_BUSY`` when a read lock is upgraded. Read-o
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 #: Execution options of a read-only unit of work (SQLite begins it DEFERRED instead of IMMEDIATE).
@@ -24,6 +26,7 @@ DEFAULT_BUSY_TIMEOUT = timedelta(seconds=30)
 
 _DRIVERS: Final = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
 _BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE"})
+_WAL_RETRY_PAUSE = 0.02
 
 
 def control_url(url: str) -> URL:
@@ -72,7 +75,7 @@ def _sqlite_engine(url: URL, busy_timeout: timedelta) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -85,3 +88,24 @@ def _sqlite_engine(url: URL, busy_timeout: timedelta) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _enable_wal(cursor: DBAPICursor, busy_timeout: timedelta) -> None:
+    """Put the file in WAL mode (persistent: only a new file needs it), waiting out concurrent first opens.
+
+    Switching the journal mode needs an exclusive lock and SQLite may refuse it at once, without its busy
+    handler, while another connection opens the same new file; so the switch is retried until
+    ``busy_timeout``.
+    """
+    deadline = time.monotonic() + busy_timeout.total_seconds()
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        row = cursor.fetchone()
+        if row is not None and str(row[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_PAUSE)

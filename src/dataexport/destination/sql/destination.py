@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from dataexport.destination.base import Capabilities, RecordFailure, TableChanges, WriteResult
+from dataexport.destination.base import Capabilities, RecordFailure, TableChanges, WriteResult, require_intersect
 from dataexport.destination.evolution import TableLayout
 from dataexport.destination.sql import metadata_tables
 from dataexport.destination.sql.context import SqlContext, translated_errors
@@ -88,9 +88,7 @@ class SqlDestination:
 
     def ensure_intersect_table(self, relationship: ManyToManyRelationship, schema: EntitySchema) -> TableChanges:
         """Create or evolve the intersect table of ``relationship`` (see the Protocol)."""
-        if not schema.is_intersect or schema.logical_name != relationship.intersect_entity:
-            message = f"'{schema.logical_name}' is not the intersect entity of {relationship.schema_name}"
-            raise TableNotUsable(message, entity=schema.logical_name)
+        require_intersect(relationship, schema)
         return self.ensure_entity_table(schema)
 
     def ensure_metadata_tables(self, *, delete_log: bool) -> None:
