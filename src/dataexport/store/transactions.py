@@ -71,7 +71,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """One read-only transaction (a consistent snapshot on both dialects' default isolation for one query).
+        """One read-only transaction; on SQLite it begins DEFERRED, so in WAL mode it never waits for a writer.
 
         Raises:
             ControlDatabaseBusy, ControlDatabaseFault: as :meth:`write`.
