@@ -82,7 +82,9 @@ class EmulatorProcess:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise EmulatorStartError(f"the emulator exited with status {self.process.returncode}; see {self.log_path}")
+                raise EmulatorStartError(
+                    f"the emulator exited with status {self.process.returncode}; see {self.log_path}"
+                )
             if credentials.exists() and not port_is_free("127.0.0.1", self.port):
                 try:
                     data = json.loads(credentials.read_text(encoding="utf-8"))
