@@ -97,6 +97,10 @@ class MemoryDestination:
         """Seam: refuse every write of ``record_id`` as a record failure."""
         self._rejected[record_id] = message
 
+    def accept(self, record_id: str) -> None:
+        """Seam: stop refusing ``record_id`` (undoes :meth:`reject`)."""
+        self._rejected.pop(record_id, None)
+
     def fail_next(self, error: DataExportError) -> None:
         """Seam: the next write call raises ``error`` and changes nothing."""
         self._faults.append(error)

@@ -41,8 +41,9 @@ class EngineSettings:
         unavailable_backoff: delays while the destination is unavailable.
         once_attempts: steps :meth:`~dataexport.engine.runner.ProfileRunner.run_once` tries per subject
             before it reports the subject's transient error instead of waiting longer.
-        max_pages_per_step: pages one step reads before it checkpoints and yields its worker (None: the
-            whole read sequence); the next step resumes from the saved link.
+        max_pages_per_step: pages one step reads before it yields its worker (None: the whole read
+            sequence), so a large initial sync never starves other subjects' deltas; the next step resumes
+            from the saved link.
     """
 
     batch_size: int = 1000
@@ -58,7 +59,7 @@ class EngineSettings:
     transient_backoff: Backoff = TRANSIENT_BACKOFF
     unavailable_backoff: Backoff = UNAVAILABLE_BACKOFF
     once_attempts: int = 5
-    max_pages_per_step: int | None = None
+    max_pages_per_step: int | None = 50
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.workers < 1 or self.prefetch_pages < 1 or self.once_attempts < 1:

@@ -5,6 +5,7 @@
     │   ├── InvalidPage              a page failing validation (webapi §8 R13): not JSON, no ``value`` array,
     │   │                            a row without its primary key, a nextLink equal to the current URL
     │   ├── RetriesExhausted         the last retryable failure of a request after every attempt (DES §7.7)
+    │   ├── PageTooLarge             a page body passed the byte cap (R12): read it again at half the size
     │   ├── SourceThrottled          429s went on past the configured longest wait
     │   └── SourceUnauthorized       a 401 again after one token refresh (webapi §7.5), or a token endpoint
     │                                that could not answer
@@ -40,6 +41,10 @@ class RetriesExhausted(SourceUnavailable):
     def __init__(self, message: str, *, reason: str, entity: str | None = None) -> None:
         self.reason = reason
         super().__init__(message, entity=entity)
+
+
+class PageTooLarge(SourceUnavailable):
+    """A page body passed the configured byte cap; the page size shrinks and the same link is read again."""
 
 
 class SourceThrottled(SourceUnavailable):
