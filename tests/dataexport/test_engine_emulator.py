@@ -22,7 +22,7 @@ from dataexport.domain.profile import ExportProfile, Selection
 from dataexport.domain.schema import EntitySchema
 from dataexport.engine import EngineSettings, LocalFailureStore, ProfileRunner
 from dataexport.source.dataverse import DataverseSource
-from dataexport.store import open_store
+from dataexport.store import SyncKey, open_store
 
 ENTITIES = ("account", "contact", "new_widget", "lead")
 RELATIONSHIP = "accountleads_association"
@@ -146,9 +146,11 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
         workload = {"seed": 5, "creates": 9, "updates": 12, "deletes": 5, "associations": 4}
         result = env.admin("POST", f"orgs/{ORG}/workload", {**workload, "tables": ["account", "contact", "new_widget"]})
         env.admin("POST", f"orgs/{ORG}/schema", {"op": "add_attribute", "table": "contact", "definition": EXTRA})
-        env.admin(
-            "POST", f"orgs/{ORG}/schema", {"op": "widen", "table": "account", "attribute": "name", "max_length": 400}
-        )
+        account = SyncKey(profile().id, "account")
+        baselined = store.states.load(account)
+        # Widening account.name also expires its delta tokens: the account re-baselines and sweeps its deletes.
+        widen = {"op": "widen", "table": "account", "attribute": "name", "max_length": 400, "expire_tokens": True}
+        env.admin("POST", f"orgs/{ORG}/schema", widen)
         contact = web_api_rows(env, "contacts")[0]["contactid"]
         token = env.admin("POST", "tokens", {})["access_token"]
         patched = env.client.patch(
@@ -160,6 +162,9 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
 
         second = runner.run_once()
         assert second.ok, second
+        rebaselined = store.states.load(account)
+        assert baselined is not None and rebaselined is not None
+        assert rebaselined.initial_sync_completed_at != baselined.initial_sync_completed_at
         deletes = {(entry["table"], entry["id"]) for entry in result["deleted"]}
         links_after = {row["accountleadid"] for row in web_api_rows(env, "accountleadscollection")}
         associated = {entry["id"] for entry in result["associated"] if entry["table"] == "accountleads"}

@@ -203,6 +203,24 @@ class EntitySchema(BaseModel):
         return self.attributes_by_name.get(logical_name)
 
     @cached_property
+    def hash_value(self) -> int:
+        """The schema's hash, computed once: rows are mapped through caches keyed by the schema."""
+        return hash(
+            (
+                self.logical_name,
+                self.entity_set_name,
+                self.primary_id,
+                self.is_intersect,
+                self.change_tracking,
+                self.attributes,
+                self.intersect_attributes,
+            )
+        )
+
+    def __hash__(self) -> int:
+        return self.hash_value
+
+    @cached_property
     def attributes_by_name(self) -> Mapping[str, Attribute]:
         """Attributes keyed by logical name."""
         return MappingProxyType({attribute.logical_name: attribute for attribute in self.attributes})

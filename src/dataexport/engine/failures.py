@@ -55,7 +55,7 @@ class RecordFailures:
 
     def settle_deletes(self, result: WriteResult, *, read_at: datetime) -> None:
         """Queue the refused deletes of a write, clear the records it deleted."""
-        self._clear(dict.fromkeys((*result.applied, *result.stale)))
+        self._clear(dict.fromkeys(result.applied))
         self._queue(result.failures, read_at)
 
     def queue_unmappable(
@@ -63,7 +63,7 @@ class RecordFailures:
     ) -> None:
         """Queue rows whose values did not fit their attributes (read, but never written)."""
         failures = [
-            RecordFailure(error.record_id, None, change_type, str(error)) for error in errors if error.record_id
+            RecordFailure(error.record_id, None, change_type, error.message) for error in errors if error.record_id
         ]
         self._queue(failures, read_at)
 
@@ -109,7 +109,7 @@ class RecordFailures:
         try:
             record = self._context.source.read_record(schema, queued.record_id)
         except ValueConversionError as error:
-            self._attempt_failed(queued, str(error))
+            self._attempt_failed(queued, error.message)
             return Counters(failed=1)
         if record is None:
             result = write_deletes(self._context, self._key, schema, [Delete(queued.record_id)])

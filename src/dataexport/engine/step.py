@@ -126,7 +126,8 @@ class SyncStep:
             if not isinstance(error, LeaseLost):
                 previous = state.last_error if state is not None else None
                 if unavailable and not (previous or "").startswith(OUTAGE_PREFIX):
-                    record_subject_failure(self._context, key, step.entity, _change_type(state), message)
+                    reason = OUTAGE_PREFIX + error.message
+                    record_subject_failure(self._context, key, step.entity, _change_type(state), reason)
                 self._context.store.states.record_error(key, message)
         self._context.observer.on_error(key, message)
         phase = state.phase if state is not None else None
@@ -142,7 +143,7 @@ class SyncStep:
                 self._context.store.states.record_error(key, message)
             return StepOutcome(key, StepStatus.FAILED, state.phase, error=message, profile_wide=True)
         try:
-            record_subject_failure(self._context, key, step.entity, _change_type(state), message)
+            record_subject_failure(self._context, key, step.entity, _change_type(state), error.message)
             failed = self._context.store.states.set_phase(
                 key,
                 EntityPhase.FAILED,
