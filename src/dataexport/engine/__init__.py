@@ -16,6 +16,7 @@ composition happens in the CLI or the service.
 
 from dataexport.engine.failure_store import FailureStore, LocalFailureStore
 from dataexport.engine.observer import NullObserver, SyncObserver
+from dataexport.engine.rebaseline import RebaselineCause, request_rebaseline
 from dataexport.engine.runner import ProfileRunner, RunSummary
 from dataexport.engine.settings import EngineSettings
 from dataexport.engine.step import StepOutcome, StepStatus, SyncStep
@@ -26,9 +27,11 @@ __all__ = [
     "LocalFailureStore",
     "NullObserver",
     "ProfileRunner",
+    "RebaselineCause",
     "RunSummary",
     "StepOutcome",
     "StepStatus",
     "SyncObserver",
     "SyncStep",
+    "request_rebaseline",
 ]
