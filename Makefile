@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dataverse-emulator serve --data-dir var/emulator --tls --port 8443 --sample-org contoso --scale 200 --seed 1
+	$(BIN)/dataexport demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,0 +1,90 @@
+"""``dataexport``: the command line of the Data Export Service."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dataexport.cli.bootstrap import build_runtime
+from dataexport.cli.demo import run_demo
+from dataexport.cli.progress import ProgressDisplay
+from dataexport.config.profile_file import ProfileFile, ProfileFileError, load_profile_file
+from dataexport.engine import RunSummary
+from dataexport.errors import DataExportError, TerminalError
+from dataexport.secrets.local import LocalSecretStore
+
+app = typer.Typer(
+    help="A self-hosted Data Export Service for Microsoft Dataverse / Dynamics 365.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def print_summary(summary: RunSummary) -> None:
+    for outcome in sorted(summary.outcomes, key=lambda o: o.key.name):
+        phase = outcome.phase.value if outcome.phase else "?"
+        detail = f" ({outcome.error})" if outcome.error else ""
+        console.print(
+            f"  {outcome.key.name:<32} {outcome.status.value:<8} {phase:<12} {outcome.received:>9,} changes{detail}"
+        )
+
+
+def sync_profile(loaded: ProfileFile, *, once: bool, workers: int) -> int:
+    """Run one loaded profile (once, or until interrupted); returns the process exit code."""
+    display = ProgressDisplay(console, f"profile {loaded.profile.name}")
+    try:
+        runtime = build_runtime(loaded, LocalSecretStore(loaded.base_dir), observer=display, workers=workers)
+    except DataExportError as error:
+        kind = "cannot start" if isinstance(error, TerminalError) else "cannot reach a dependency now"
+        console.print(f"[red]Sync of {loaded.path} {kind}:[/] {error}")
+        return 1
+    try:
+        with display:
+            if once:
+                summary = runtime.runner.run_once()
+            else:
+                stop = threading.Event()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, lambda *_: stop.set())
+                summary = runtime.runner.run(stop)
+    finally:
+        runtime.close()
+    console.print("Sync summary:")
+    print_summary(summary)
+    return 0 if summary.ok else 1
+
+
+@app.command()
+def sync(
+    profile: Annotated[Path, typer.Option("--profile", help="Profile file (JSON or TOML, see docs/SYNC.md).")],
+    once: Annotated[bool, typer.Option(help="Stop after the initial sync, or one delta round per entity.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Entities synced at once.")] = 4,
+) -> None:
+    """Replicate one export profile from a file: initial sync, then continuous delta sync until interrupted."""
+    try:
+        loaded = load_profile_file(profile)
+    except ProfileFileError as error:
+        console.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+    raise typer.Exit(sync_profile(loaded, once=once, workers=workers))
+
+
+@app.command()
+def demo(
+    once: Annotated[bool, typer.Option(help="Stop after the initial sync (a smoke test).")] = False,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps everything.")] = Path("var"),
+    scale: Annotated[int, typer.Option(min=1, help="Accounts in the demo organization (first run only).")] = 50,
+    emulator_port: Annotated[int, typer.Option(help="Port of the local Dataverse emulator.")] = 8443,
+) -> None:
+    """The embedded demo: a local Dataverse emulator with a sample organization, replicated into SQLite."""
+    raise typer.Exit(run_demo(data_dir, once=once, scale=scale, port=emulator_port, sync=sync_profile, console=console))
+
+
+def main() -> None:
+    app()

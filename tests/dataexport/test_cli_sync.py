@@ -1,0 +1,191 @@
+"""``dataexport sync`` and ``dataexport demo`` as real processes against a real emulator process.
+
+Includes the crash-safety loop: the sync process is killed with SIGKILL at seeded random moments during
+the initial sync and during delta sync while a workload changes the source; after the last restart the
+destination must equal the source exactly. ``DATAEXPORT_TEST_KILLS`` and ``DATAEXPORT_TEST_SEED`` set the
+number of kills (default 20) and the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dataexport.cli.demo import prepare_demo
+from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess
+
+DATAEXPORT = str(Path(sys.executable).parent / "dataexport")
+KILLS = int(os.environ.get("DATAEXPORT_TEST_KILLS", "20"))
+SEED = int(os.environ.get("DATAEXPORT_TEST_SEED", "1"))
+ENTITIES = {"account": "accounts", "contact": "contacts", "lead": "leads", "new_widget": "new_widgets"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorInfo, Path]]:
+    root = tmp_path_factory.mktemp("cli-sync")
+    process = EmulatorProcess(root / "emulator", port=free_port(), org="contoso", scale=300, seed=2)
+    with process as info:
+        yield info, root
+
+
+def admin(info: EmulatorInfo, root: Path) -> httpx.Client:
+    import json
+
+    credentials = json.loads((root / "emulator" / "credentials.json").read_text())
+    return httpx.Client(
+        base_url=info.base_url,
+        verify=ssl.create_default_context(cafile=str(info.ca_path)),
+        headers={"X-Emulator-Admin-Key": credentials["admin_key"]},
+        timeout=60,
+    )
+
+
+def web_api(info: EmulatorInfo) -> httpx.Client:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": info.client_id,
+        "client_secret": info.client_secret,
+        "scope": f"{info.base_url}/.default",
+    }
+    client = httpx.Client(verify=ssl.create_default_context(cafile=str(info.ca_path)), timeout=60)
+    token = client.post(f"{info.base_url}/{info.tenant_id}/oauth2/v2.0/token", data=form).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def source_versions(info: EmulatorInfo, entity_set: str, primary_id: str) -> dict[str, int]:
+    client = web_api(info)
+    try:
+        url = f"{info.base_url}/api/data/v9.2/{entity_set}?$select={primary_id},versionnumber"
+        found: dict[str, int] = {}
+        while url:
+            body = client.get(url, headers={"Prefer": "odata.maxpagesize=5000"}).json()
+            found.update({row[primary_id]: row["versionnumber"] for row in body["value"]})
+            url = body.get("@odata.nextLink")
+        return found
+    finally:
+        client.close()
+
+
+def destination_versions(database: Path, table: str) -> dict[str, int]:
+    with sqlite3.connect(database) as connection:
+        return dict(connection.execute(f'SELECT "Id", "versionnumber" FROM "{table}"').fetchall())
+
+
+def run_sync(profile: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DATAEXPORT, "sync", "--profile", str(profile), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_bad_profile_file_gets_the_validation_messages(tmp_path: Path) -> None:
+    profile = tmp_path / "bad.toml"
+    profile.write_text('Name = "x"\nKeyVaultUri = "plain-secret"\nTablePrefix = "a_b"\nEntities = []\n')
+    result = run_sync(profile, "--once")
+    assert result.returncode == 2
+    for text in (
+        "KeyVaultUri: InvalidFormat",
+        "TablePrefix: InvalidFormat: TablePrefix must contain only letters and digits.",
+        "Entities: Required: At least one entity must be selected.",
+        "Organization: Required",
+    ):
+        assert text in result.stderr
+
+
+def test_sync_once_then_a_delta_round(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
+    info, _ = emulator
+    loaded = prepare_demo(tmp_path, info)
+    first = run_sync(loaded.path, "--once")
+    assert first.returncode == 0, first.stderr
+    for entity, entity_set in ENTITIES.items():
+        primary_id = f"{entity}id"
+        assert destination_versions(tmp_path / "demo.db", entity) == source_versions(info, entity_set, primary_id)
+    second = run_sync(loaded.path, "--once")
+    assert second.returncode == 0 and "0 changes" in second.stderr
+
+
+def test_demo_once_smoke(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
+    port = free_port()
+    result = subprocess.run(
+        [
+            DATAEXPORT,
+            "demo",
+            "--once",
+            "--scale",
+            "5",
+            "--emulator-port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "var"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "var" / "demo.db") as connection:
+        assert connection.execute("SELECT count(*) FROM account").fetchone()[0] == 5
+        assert connection.execute("SELECT count(*) FROM contact").fetchone()[0] == 25
+    assert "python3 -c" in result.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
+    info, root = emulator
+    rng = random.Random(SEED)
+    loaded = prepare_demo(tmp_path, info)
+    control = admin(info, root)
+    kills = 0
+    for round_number in range(KILLS):
+        process = subprocess.Popen(
+            [DATAEXPORT, "sync", "--profile", str(loaded.path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if round_number >= KILLS // 3:
+            workload = {
+                "seed": rng.randrange(10**6),
+                "creates": 15,
+                "updates": 25,
+                "deletes": 8,
+                "associations": 4,
+                "tables": list(ENTITIES),
+            }
+            control.post("/_emulator/orgs/contoso/workload", json=workload).raise_for_status()
+        time.sleep(rng.uniform(0.2, 2.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=30)
+    assert kills >= KILLS * 0.8, f"only {kills} of {KILLS} rounds were still running when killed"
+    final = run_sync(loaded.path, "--once")
+    assert final.returncode == 0, final.stderr
+    database = tmp_path / "demo.db"
+    for entity, entity_set in ENTITIES.items():
+        expected = source_versions(info, entity_set, f"{entity}id")
+        assert destination_versions(database, entity) == expected, entity
+    with sqlite3.connect(database) as connection:
+        logged = {
+            row[0]
+            for row in connection.execute('SELECT "RecordId" FROM "DeleteLog" WHERE "EntityName" = ?', ("account",))
+        }
+        present = {row[0] for row in connection.execute('SELECT "Id" FROM "account"')}
+    assert not logged & present, "a deleted account came back"
+    again = run_sync(loaded.path, "--once")
+    assert again.returncode == 0 and again.stderr.count(" 0 changes") >= len(ENTITIES)
