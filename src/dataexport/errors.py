@@ -20,6 +20,10 @@ The engine acts on three families; every error the product raises belongs to exa
         ├── RecordRejected             the destination refused the record (constraint, trigger, size)
         └── ValueConversionError       a row value does not fit its attribute's type
 
+Adapters refine the families in their own modules, each class under one of the three:
+``dataexport.source.errors`` (``DeltaTokenExpired``, ``LinkRejected``, ``InvalidPage``, ``SourceRequestRefused``...)
+and ``dataexport.store.errors`` (``LeaseLost``, ``StateConflict``, ``ControlDatabaseBusy``, ``ControlDatabaseFault``).
+
 Identifiers are attributes (``entity``, ``profile_id``, ``record_id``) and appear in the message, so a log
 line or a ``LastError`` says what happened and to what. Raise or return, never log and carry on: the only
 sanctioned way past a bad record is the skippable path, which always leaves a failure entry.
