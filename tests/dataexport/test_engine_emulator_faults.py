@@ -138,3 +138,47 @@ def test_a_rejected_record_is_retried_then_logged_once_and_syncs_after_its_next_
         assert row == ("Next change",)
         assert store.failed.failed_ids(key) == set()
         assert len(store.ledger.list(profile().id)) == 1
+
+
+def test_a_locked_destination_is_waited_for_without_failure_entries(env: EmulatorEnv, tmp_path: Path) -> None:
+    database = tmp_path / "destination.db"
+    destination = SqlDestination(
+        create_destination_engine(f"sqlite:///{database}", busy_timeout_ms=100), table_prefix="crm"
+    )
+    settings = EngineSettings(workers=1, lease_ttl=timedelta(seconds=60), once_attempts=1)
+    with open_store(f"sqlite:///{tmp_path / 'control.db'}") as store:
+        runner = ProfileRunner(
+            profile(),
+            source=env.source(),
+            destination=destination,
+            store=store,
+            failure_store=LocalFailureStore(tmp_path / "failures"),
+            settings=settings,
+            sleep=lambda _seconds: None,
+        )
+        assert runner.run_once().ok
+        key = SyncKey(profile().id, "account")
+        before = store.states.load(key)
+        token = env.admin("POST", "tokens", {})["access_token"]
+        account = web_api_rows(env, "accounts")[0]["accountid"]
+        env.client.patch(
+            f"/api/data/v9.2/accounts({account})",
+            json={"name": "While locked"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        locker = sqlite3.connect(database, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            locked = runner.run_once()
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert not locked.ok
+        after = store.states.load(key)
+        assert before is not None and after is not None and after.link == before.link
+        assert store.ledger.count(profile().id) == 0
+        assert runner.run_once().ok
+        with closing(sqlite3.connect(database)) as connection:
+            name = connection.execute('SELECT "name" FROM "crm_account" WHERE "Id" = ?', (account,)).fetchone()
+        assert name == ("While locked",)
+        assert store.ledger.count(profile().id) == 0
