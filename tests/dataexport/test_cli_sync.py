@@ -23,8 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dataexport.cli.bootstrap import absolute_sqlite_url
 from dataexport.cli.demo import prepare_demo
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess
+from dataexport.store import open_store
 
 DATAEXPORT = str(Path(sys.executable).parent / "dataexport")
 KILLS = int(os.environ.get("DATAEXPORT_TEST_KILLS", "20"))
@@ -120,6 +122,32 @@ def test_sync_once_then_a_delta_round(emulator: tuple[EmulatorInfo, Path], tmp_p
         assert destination_versions(tmp_path / "demo.db", entity) == source_versions(info, entity_set, primary_id)
     second = run_sync(loaded.path, "--once")
     assert second.returncode == 0 and "0 changes" in second.stderr
+    assert option_labels_in_destination(tmp_path / "demo.db") == option_labels_in_source(info)
+
+
+def option_labels_in_source(info: EmulatorInfo) -> set[tuple[int, int, str]]:
+    """(option, language, label) of account.industrycode, as the emulator's metadata gives them."""
+    client = web_api(info)
+    try:
+        url = (
+            f"{info.base_url}/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes(LogicalName="
+            "'industrycode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet"
+        )
+        options = client.get(url).json()["OptionSet"]["Options"]
+    finally:
+        client.close()
+    return {
+        (o["Value"], label["LanguageCode"], label["Label"]) for o in options for label in o["Label"]["LocalizedLabels"]
+    }
+
+
+def option_labels_in_destination(database: Path) -> set[tuple[int, int, str]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            'SELECT "Option", "LocalizedLabelLanguageCode", "LocalizedLabel" FROM "OptionSetMetadata" '
+            'WHERE "EntityName" = \'account\' AND "OptionSetName" = \'industrycode\' AND "IsUserLocalizedLabel" = 0'
+        ).fetchall()
+    return {(int(o), int(language), str(label)) for o, language, label in rows}
 
 
 def test_demo_once_smoke(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
@@ -189,3 +217,9 @@ def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path],
     assert not logged & present, "a deleted account came back"
     again = run_sync(loaded.path, "--once")
     assert again.returncode == 0 and again.stderr.count(" 0 changes") >= len(ENTITIES)
+    with open_store(absolute_sqlite_url(loaded.control_db, loaded.data_dir)) as store:
+        for state in store.states.list(loaded.profile.id):
+            counters = state.counters
+            assert state.phase.value == "Delta" and state.failed_records == 0, state
+            assert counters.upserted + counters.deleted <= counters.received, state
+            assert counters.synced <= counters.received and counters.failed == 0, state
