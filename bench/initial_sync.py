@@ -224,7 +224,7 @@ def run_phase(args: argparse.Namespace) -> None:
 # ----- parent: emulator, children, table -------------------------------------------------------------
 
 
-def spawn_phase(phase: str, work: Path, table: str, pages_file: Path, cprofile: int) -> Result:
+def spawn_phase(phase: str, work: Path, table: str, pages_file: Path, options: list[str]) -> Result:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -236,7 +236,7 @@ def spawn_phase(phase: str, work: Path, table: str, pages_file: Path, cprofile: 
         table,
         "--pages",
         str(pages_file),
-        *(["--cprofile", str(cprofile)] if cprofile else []),
+        *options,
     ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work)
     with RssSampler(child.pid) as sampler:
@@ -278,7 +278,7 @@ class EmulatorMeter:
         return sum(e["duration_ms"] for e in mine) / 1000, sum(e["bytes"] for e in mine) / 2**20
 
 
-def run_size(table: str, rows: int, cprofile: int) -> dict[str, Result]:
+def run_size(table: str, rows: int, options: list[str]) -> dict[str, Result]:
     with tempfile.TemporaryDirectory(prefix="initial-sync-") as tmp:
         root = Path(tmp)
         emulator = start_emulator(root / "emulator", scale=1, counts={table: rows}, tls=True)
@@ -291,7 +291,7 @@ def run_size(table: str, rows: int, cprofile: int) -> dict[str, Result]:
                 work.mkdir()
                 write_profile(work, emulator, [table])
                 with EmulatorMeter(emulator) as meter:
-                    result = results[phase] = spawn_phase(phase, work, table, pages_file, cprofile)
+                    result = results[phase] = spawn_phase(phase, work, table, pages_file, options)
                 result["emulator_cpu_s"] = meter.cpu
                 result["server_s"], result["mb"] = meter.rows_requests(results["read"]["entity_set"])
                 print(
@@ -384,20 +384,32 @@ def main() -> None:
     parser.add_argument("--table", default="account", help="the emulator table (account; new_widget is lighter)")
     parser.add_argument("--sizes", default="100000,400000", help="comma-separated row counts; first = baseline")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions of (a), (b)")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        metavar="MS",
+        help="sys.setswitchinterval in the measured processes (an experiment; Python's default is 5 ms)",
+    )
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--pages", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
+        if args.switch_interval:
+            sys.setswitchinterval(args.switch_interval / 1000)
         run_phase(args)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
         f"initial sync benchmark: table={args.table} (scale 1, --count {args.table}=N) sizes={sizes} https "
-        f"cpus={os.cpu_count()}; one fresh child process per phase",
+        f"cpus={os.cpu_count()}; one fresh child process per phase"
+        + (f"; switch interval {args.switch_interval:g} ms" if args.switch_interval else ""),
         flush=True,
     )
-    results = [run_size(args.table, size, args.cprofile) for size in sizes]
+    options = [*(["--cprofile", str(args.cprofile)] if args.cprofile else [])]
+    if args.switch_interval:
+        options += ["--switch-interval", str(args.switch_interval)]
+    results = [run_size(args.table, size, options) for size in sizes]
     print_table(sizes, results)
     print_splits(sizes, results)
     if args.cprofile:

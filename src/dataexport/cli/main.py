@@ -17,6 +17,7 @@ from dataexport.config.profile_file import ProfileFile, ProfileFileError, load_p
 from dataexport.engine import RunSummary
 from dataexport.errors import DataExportError, TerminalError
 from dataexport.secrets.local import LocalSecretStore
+from dataexport.store.values import EntityState
 
 app = typer.Typer(
     help="A self-hosted Data Export Service for Microsoft Dataverse / Dynamics 365.",
@@ -26,12 +27,19 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-def print_summary(summary: RunSummary) -> None:
-    for outcome in sorted(summary.outcomes, key=lambda o: o.key.name):
-        phase = outcome.phase.value if outcome.phase else "?"
-        detail = f" ({outcome.error})" if outcome.error else ""
+def print_summary(summary: RunSummary, states: list[EntityState]) -> None:
+    """One line per entity: this run's last outcome and the totals kept in the control database."""
+    outcomes = {outcome.key.name: outcome for outcome in summary.outcomes}
+    console.print(f"  {'entity':<32} {'last step':<9} {'phase':<12} {'this run':>9} {'total':>9} {'failed':>6}")
+    for state in sorted(states, key=lambda s: s.key.name):
+        outcome = outcomes.get(state.key.name)
+        status = outcome.status.value if outcome else "-"
+        received = outcome.received if outcome else 0
+        detail = f"  {outcome.error}" if outcome and outcome.error else ""
         console.print(
-            f"  {outcome.key.name:<32} {outcome.status.value:<8} {phase:<12} {outcome.received:>9,} changes{detail}"
+            f"  {state.key.name:<32} {status:<9} {state.phase.value:<12} {received:>9,} "
+            f"{state.counters.received:>9,} {state.failed_records:>6}{detail}",
+            soft_wrap=True,
         )
 
 
@@ -53,10 +61,10 @@ def sync_profile(loaded: ProfileFile, *, once: bool, workers: int) -> int:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(sig, lambda *_: stop.set())
                 summary = runtime.runner.run(stop)
+        console.print("Sync summary (changes read):")
+        print_summary(summary, runtime.store.states.list(runtime.profile.id))
     finally:
         runtime.close()
-    console.print("Sync summary:")
-    print_summary(summary)
     return 0 if summary.ok else 1
 
 

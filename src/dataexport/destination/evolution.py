@@ -69,16 +69,28 @@ def _parse(declared: str) -> _Declared:
     return _Declared(" ".join(base.upper().split()), length, int(second) if second else None)
 
 
+#: String types from narrow to wide (MySQL moves a long string to ``text``): a wider one holds a narrower one.
+_STRING_RANKS = {"VARCHAR": 0, "NVARCHAR": 0, "TEXT": 1, "MEDIUMTEXT": 2, "LONGTEXT": 3}
+
+
 def compare_declared(existing: str, required: str) -> TypeFit:
     """Compare an existing column's declared type with the required one."""
     old, new = _parse(existing), _parse(required)
     if old.base != new.base:
-        return TypeFit.CHANGED
+        return _compare_strings(old, new)
     if old.scale is not None and new.scale is not None and new.scale > old.scale:
         return TypeFit.RAISE_PRECISION
     if new.scale is None and old.length is not None and new.length is not None and new.length > old.length:
         return TypeFit.WIDEN
     return TypeFit.SAME
+
+
+def _compare_strings(old: _Declared, new: _Declared) -> TypeFit:
+    """Two different string types: widen towards the wider one, keep a wider one, else a type change."""
+    old_rank, new_rank = _STRING_RANKS.get(old.base), _STRING_RANKS.get(new.base)
+    if old_rank is None or new_rank is None or old_rank == new_rank:
+        return TypeFit.CHANGED
+    return TypeFit.WIDEN if new_rank > old_rank else TypeFit.SAME
 
 
 @dataclass(frozen=True, slots=True)

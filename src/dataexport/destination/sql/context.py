@@ -43,6 +43,13 @@ class SqlContext:
 def error_message(error: SQLAlchemyError) -> str:
     """The driver's own message (without SQLAlchemy's statement dump)."""
     if isinstance(error, DBAPIError) and error.orig is not None:
+        diag = getattr(error.orig, "diag", None)  # psycopg: the primary message without CONTEXT lines
+        primary = getattr(diag, "message_primary", None)
+        if isinstance(primary, str) and primary:
+            return primary
+        args = error.orig.args
+        if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):  # PyMySQL: (errno, message)
+            return args[1]
         return str(error.orig)
     return str(error)
 

@@ -15,20 +15,62 @@ from dataexport.destination.evolution import Evolution, ExistingColumn, TableLay
 from dataexport.destination.sql.context import SqlContext
 from dataexport.destination.sql.layout import is_view, read_layout
 from dataexport.destination.sql.writes import quoted
-from dataexport.domain.columns import ID_COLUMN, ColumnSpec
+from dataexport.domain.columns import ID_COLUMN, TEXT, ColumnSpec, LogicalType, TypeKind
 from dataexport.errors import TableNotUsable
 
 
 def entity_table(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -> Table:
-    """The SQLAlchemy table of a new entity table: columns in order, ``pk_<table>`` on ``Id``."""
-    naming = context.naming
+    """The SQLAlchemy table of a new entity table: columns in order, the named key on ``Id``."""
+    naming, dialect = context.naming, context.dialect
     columns = [
-        Column(quoted(naming.column(spec.name)), context.dialect.declare(spec.type), nullable=spec.nullable)
-        for spec in specs
+        Column(quoted(naming.column(spec.name)), dialect.declare(logical), nullable=spec.nullable)
+        for spec, logical in zip(specs, budgeted_types(context, specs), strict=True)
     ]
-    key = PrimaryKeyConstraint(quoted(naming.column(ID_COLUMN)), name=quoted(naming.primary_key(table)))
+    if dialect.primary_key_name is not None:
+        key_name = dialect.primary_key_name(naming.schema, table)
+    else:
+        key_name = naming.primary_key(table)
+    key = PrimaryKeyConstraint(quoted(naming.column(ID_COLUMN)), name=quoted(key_name))
     schema = quoted(naming.schema) if naming.schema else None
     return Table(quoted(table), MetaData(), *columns, key, schema=schema)
+
+
+def budgeted_types(context: SqlContext, specs: Sequence[ColumnSpec], used_bytes: int = 0) -> list[LogicalType]:
+    """The logical types of ``specs``, strings moved to TEXT once the row's varchar bytes pass the budget.
+
+    Only where the dialect has a row budget (MySQL/MariaDB, DES §6.3 note 1); elsewhere the types as given.
+    """
+    budget = context.dialect.varchar_row_budget
+    if budget is None:
+        return [spec.type for spec in specs]
+    types: list[LogicalType] = []
+    for spec in specs:
+        logical = spec.type
+        if logical.kind is TypeKind.STRING and "VARCHAR" in context.render(logical).upper():
+            cost = (logical.length or 0) * context.dialect.bytes_per_char
+            if used_bytes + cost > budget:
+                logical = TEXT
+            else:
+                used_bytes += cost
+        types.append(logical)
+    return types
+
+
+def varchar_bytes(context: SqlContext, layout: TableLayout) -> int:
+    """The declared varchar bytes of an existing table (for the row budget of added columns)."""
+    total = 0
+    for column in layout.columns:
+        declared = column.declared.upper()
+        if declared.startswith("VARCHAR(") and declared[8:].split(")")[0].isdigit():
+            total += int(declared[8:].split(")")[0]) * context.dialect.bytes_per_char
+    return total
+
+
+def ensure_schema(connection: Connection, context: SqlContext) -> None:
+    """Create the profile schema if the dialect creates schemas and it is missing (idempotent)."""
+    statement, schema = context.dialect.create_schema_sql, context.naming.schema
+    if statement is not None and schema:
+        connection.execute(text(statement.format(name=context.quote(schema), raw=schema)))
 
 
 def ensure_table(
@@ -40,6 +82,7 @@ def ensure_table(
         TableNotUsable: the name is a view, or the existing table has no ``Id`` column.
     """
     schema = context.naming.schema
+    ensure_schema(connection, context)
     layout = read_layout(connection, table, schema)
     if layout is None:
         if is_view(connection, table, schema):
@@ -53,7 +96,11 @@ def ensure_table(
 
 
 def _layout_of(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -> TableLayout:
-    columns = tuple(ExistingColumn(context.naming.column(s.name), context.render(s.type)) for s in specs)
+    logical_types = budgeted_types(context, specs)
+    columns = tuple(
+        ExistingColumn(context.naming.column(s.name), context.render(t))
+        for s, t in zip(specs, logical_types, strict=True)
+    )
     return TableLayout(table, columns)
 
 
@@ -62,8 +109,9 @@ def _evolve(
 ) -> tuple[TableChanges, TableLayout]:
     changes: list[ColumnChange] = []
     added: list[ExistingColumn] = []
-    for spec in evolution.add:
-        name, declared = context.naming.column(spec.name), context.render(spec.type)
+    logical_types = budgeted_types(context, evolution.add, varchar_bytes(context, layout))
+    for spec, logical in zip(evolution.add, logical_types, strict=True):
+        name, declared = context.naming.column(spec.name), context.render(logical)
         add_column(connection, context, layout.table, name, declared)
         added.append(ExistingColumn(name, declared))
         changes.append(ColumnChange(name, spec.attribute, ColumnChangeKind.ADDED, declared))

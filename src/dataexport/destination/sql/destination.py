@@ -164,7 +164,8 @@ class SqlDestination:
         key = table_clause(plan.table, plan.schema, [plan.id_column]).c[plan.id_column]
         after = ""
         while True:
-            query = select(key).where(key > after).order_by(key).limit(chunk_size)
+            query = select(key).order_by(key).limit(chunk_size)
+            query = query.where(key > after) if after else query  # '' is no valid uuid on PostgreSQL
             with translated_errors(self._context, schema.logical_name), reading(self._engine) as connection:
                 chunk = tuple(str(row[0]) for row in connection.execute(query))
             if not chunk:

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from dataexport.destination.sql.urls import destination_url
+
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 #: Execution option of connections that only read: SQLite then starts a deferred (shared) transaction.
 READ_ONLY_OPTION = "dataexport_read_only"
@@ -34,12 +36,12 @@ def create_destination_engine(
     """An engine for ``url``; SQLite engines get the settings above.
 
     Args:
-        url: a SQLAlchemy URL (``sqlite:////abs/path.db``).
+        url: a connection string in any form of DES §1.7 (see :func:`~.urls.destination_url`), or a URL.
         busy_timeout_ms: how long a SQLite writer waits for the lock before ``database is locked``.
         sqlite_pragmas: extra pragmas run on every new SQLite connection, after ours. A test seam too:
             ``{"max_page_count": n}`` simulates a full disk, ``{"query_only": 1}`` a read-only database.
     """
-    engine = create_engine(url)
+    engine = create_engine(destination_url(url) if isinstance(url, str) else url)
     if engine.dialect.name == "sqlite":
         pragmas = {
             "busy_timeout": busy_timeout_ms,

@@ -6,11 +6,24 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Identity,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import TableClause
 
 from dataexport.destination.sql.context import SqlContext
+from dataexport.destination.sql.ddl import ensure_schema
 from dataexport.destination.sql.writes import DeleteLogTarget, quoted, table_clause
 from dataexport.domain.columns import BIGINT, BOOLEAN, DATETIME, IDENTITY, INTEGER, LogicalType, TypeKind, string
 from dataexport.domain.metadata import AttributeRow, EntityMetadataRows, LabelRow, TargetRow
@@ -118,6 +131,7 @@ def fixed_table(context: SqlContext, definition: FixedTable) -> Table:
         Column(
             quoted(naming.column(c.name)),
             context.dialect.declare(c.type),
+            *([Identity()] if c.type.kind is TypeKind.IDENTITY and context.dialect.identity_columns else []),
             nullable=c.nullable,
             primary_key=c.type.kind is TypeKind.IDENTITY,
             autoincrement=c.type.kind is TypeKind.IDENTITY,
@@ -132,7 +146,8 @@ def fixed_table(context: SqlContext, definition: FixedTable) -> Table:
 
 
 def create_fixed_tables(connection: Connection, context: SqlContext, definitions: Sequence[FixedTable]) -> None:
-    """Create each table unless it exists (idempotent)."""
+    """Create the schema if missing and each table unless it exists (idempotent)."""
+    ensure_schema(connection, context)
     for definition in definitions:
         connection.execute(CreateTable(fixed_table(context, definition), if_not_exists=True))
 

@@ -92,9 +92,10 @@ class SqlSeenSet:
         entity_id, seen_id = entity.c[self._id], seen.c[self._id]
         query = (
             select(entity_id)
-            .where(entity_id > after, ~select(seen_id).where(seen_id == entity_id).exists())
+            .where(~select(seen_id).where(seen_id == entity_id).exists())
             .order_by(entity_id)
             .limit(SWEEP_BATCH)
         )
+        query = query.where(entity_id > after) if after else query  # '' is no valid uuid on PostgreSQL
         with translated_errors(self._context, self._entity), reading(self._engine) as connection:
             return [str(row[0]) for row in connection.execute(query)]

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Executable, delete, insert, or_, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import ColumnElement, Connection, Executable, delete, insert, literal_column, or_, select, text
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql import TableClause, column, quoted_name, table
+from sqlalchemy.sql.functions import Function
 
 from dataexport.destination.base import RemovedRow, WriteResult
 from dataexport.destination.sql.types import Encoder
@@ -49,6 +51,72 @@ def sqlite_upsert(
         set_={name: statement.excluded[name] for name in update_columns},
         where=or_(stored.is_(None), newer),
     )
+
+
+def postgresql_upsert(
+    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
+) -> Executable:
+    """``INSERT ... ON CONFLICT ("id") DO UPDATE SET ... WHERE t.v IS NULL OR excluded.v > t.v``."""
+    statement = postgresql.insert(target)
+    stored, incoming = target.c[version_column], statement.excluded[version_column]
+    newer = incoming >= stored if rewrite_equal else incoming > stored
+    return statement.on_conflict_do_update(
+        index_elements=[target.c[id_column]],
+        set_={name: statement.excluded[name] for name in update_columns},
+        where=or_(stored.is_(None), newer),
+    )
+
+
+def mysql_upsert(
+    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
+) -> Executable:
+    """``INSERT ... ON DUPLICATE KEY UPDATE c = IF(guard, VALUES(c), c), ..., versionnumber = IF(...)``.
+
+    Only the ``VALUES(col)`` form both MySQL and MariaDB accept (DES §6.8); the assignments run left to
+    right, so ``versionnumber`` comes last and every earlier guard still sees the stored version.
+    """
+    del id_column  # the primary key decides the duplicate
+    statement = mysql.insert(target)
+    stored = target.c[version_column]
+    incoming: ColumnElement[Any] = literal_column(f"VALUES({_mysql_quote(version_column)})")
+    newer = incoming >= stored if rewrite_equal else incoming > stored
+    guard = or_(stored.is_(None), newer)
+    ordered = [name for name in update_columns if name != version_column] + [version_column]
+    assignments: list[tuple[str, ColumnElement[Any]]] = []
+    for name in ordered:
+        incoming_value: ColumnElement[Any] = literal_column(f"VALUES({_mysql_quote(name)})")
+        chosen: Function[Any] = Function("IF", guard, incoming_value, target.c[name])
+        assignments.append((name, chosen))
+    return statement.on_duplicate_key_update(assignments)
+
+
+def mssql_upsert(
+    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
+) -> Executable:
+    """A guarded ``MERGE`` of one bound row (SQL Server; DES §6.8), run with executemany."""
+    quote = _mssql_quote
+    name = f"{quote(target.schema)}.{quote(target.name)}" if target.schema else quote(target.name)
+    columns = [c.name for c in target.columns]
+    source = ", ".join(f":{c} AS {quote(c)}" for c in columns)
+    compare = ">=" if rewrite_equal else ">"
+    stored, incoming = f"t.{quote(version_column)}", f"s.{quote(version_column)}"
+    assignments = ", ".join(f"t.{quote(c)} = s.{quote(c)}" for c in update_columns)
+    sql = (
+        f"MERGE INTO {name} WITH (HOLDLOCK) AS t USING (SELECT {source}) AS s "
+        f"ON t.{quote(id_column)} = s.{quote(id_column)} "
+        f"WHEN MATCHED AND ({stored} IS NULL OR {incoming} {compare} {stored}) THEN UPDATE SET {assignments} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(f's.{quote(c)}' for c in columns)});"
+    )
+    return text(sql)
+
+
+def _mssql_quote(name: str | None) -> str:
+    return "[" + str(name).replace("]", "]]") + "]"
+
+
+def _mysql_quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 @dataclass(frozen=True, slots=True)
