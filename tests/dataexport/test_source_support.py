@@ -10,10 +10,7 @@ on a real loopback socket for the faults only a socket shows (timeouts, stalls).
 from __future__ import annotations
 
 import importlib.util
-import socket
 import sys
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from dataexport.source.dataverse import ClientCredentials, DataverseSource, SourceConfig
 from dataverse_emulator.app import create_app
@@ -127,28 +123,6 @@ def emulator_env(data_dir: Path, *, scale: int = 3, seed: int = 1, **org: Any) -
         env = EmulatorEnv(emulator, client)
         env.admin("POST", "orgs", {"unique_name": ORG, "scale": scale, "seed": seed, **org})
         yield env
-
-
-@contextmanager
-def serve_on_loopback(app: Any) -> Iterator[int]:
-    """Serve ``app`` over plain HTTP on a free loopback port (yielded) until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test HTTP server did not start")
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def read_all(source: DataverseSource, schema: Any, link: Any = None) -> tuple[list[Any], Any]:

@@ -8,17 +8,13 @@ runs any ASGI app on a real loopback socket, for faults that must close a connec
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
@@ -26,6 +22,7 @@ from dataverse_emulator.app import create_app
 from dataverse_emulator.emulator import Emulator
 from dataverse_emulator.settings import Settings
 from dataverse_emulator.storage import OrgStore
+from support.servers import serve_on_loopback
 
 ROOT = "/api/data/v9.2/"
 ORG = "contoso"
@@ -96,24 +93,6 @@ def admin_env(data_dir: Path, *, scale: int = 3, seed: int = 1, **org: Any) -> I
         yield env
 
 
-@contextmanager
-def serve_http(app: ASGIApp) -> Iterator[int]:
+def serve_http(app: ASGIApp) -> AbstractContextManager[int]:
     """Serve ``app`` over plain HTTP on a free loopback port (yielded) until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test HTTP server did not start")
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    return serve_on_loopback(app)

@@ -6,15 +6,10 @@ app in a background thread, for the end-to-end tests with real client libraries.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Literal
 
-import uvicorn
 from starlette.types import ASGIApp
 
 from dataverse_emulator.clock import Clock
@@ -22,6 +17,7 @@ from dataverse_emulator.identity.directory import Application, StaticDirectory, 
 from dataverse_emulator.identity.keys import KeyRing
 from dataverse_emulator.identity.tls import TlsFiles
 from dataverse_emulator.identity.tokens import TokenIssuer
+from support.servers import serve_on_loopback
 
 TENANT_ID = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 DOMAIN = "example.onmicrosoft.com"
@@ -60,31 +56,6 @@ def make_directory(
     )
 
 
-@contextmanager
-def serve_https(app: ASGIApp, tls: TlsFiles) -> Iterator[int]:
-    """Serve ``app`` over HTTPS on a free loopback port (yielded) until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        ssl_certfile=str(tls.cert_pem),
-        ssl_keyfile=str(tls.key_pem),
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test HTTPS server did not start")
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+def serve_https(app: ASGIApp, tls: TlsFiles) -> AbstractContextManager[int]:
+    """Serve ``app`` over HTTPS with the emulator's certificate on a free loopback port (yielded)."""
+    return serve_on_loopback(app, certfile=tls.cert_pem, keyfile=tls.key_pem)

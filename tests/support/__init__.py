@@ -1,0 +1,1 @@
+"""Helpers shared by the emulator's and the product's test suites (``pythonpath = ["tests"]``)."""
