@@ -3,7 +3,7 @@
 :func:`emulator_env` runs a fresh emulator in-process behind Starlette's ``TestClient`` at
 ``https://localhost`` (no socket; the client host is not loopback, so admin calls carry the admin key), with
 the org ``contoso`` generated. :class:`FakeTime` is a clock that only ``sleep`` moves, recording every
-wait, so throttling and backoff are asserted without waiting. :func:`serve_on_loopback` runs an ASGI app
+wait, so throttling and backoff are asserted without waiting. :func:`support.servers.serve_on_loopback` runs an ASGI app
 on a real loopback socket for the faults only a socket shows (timeouts, stalls).
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_source_support import FakeTime, serve_on_loopback
+from test_source_support import FakeTime
 
 from dataexport.source.dataverse import DataverseSource, SourceConfig, StaticToken
 from dataexport.source.dataverse.classify import Failure
@@ -20,6 +20,7 @@ from dataexport.source.dataverse.transport import ExchangeFailed, Transport
 from dataverse_emulator.app import create_app
 from dataverse_emulator.emulator import Emulator
 from dataverse_emulator.settings import Settings
+from support.servers import serve_on_loopback
 
 
 @dataclass
