@@ -1,7 +1,10 @@
-"""The Destination contract, run against both implementations: SQL (SQLite) and in-memory.
+"""The Destination contract, run against every implementation: SQL on SQLite, PostgreSQL and MariaDB, and
+in-memory.
 
 Each harness exposes the destination plus what a test needs to observe it (rows, DeleteLog) and the
-documented seam that makes it refuse one record (a SQLite trigger; ``MemoryDestination.reject``).
+documented seam that makes it refuse one record (a trigger on SQL engines; ``MemoryDestination.reject``).
+PostgreSQL and MariaDB run on the local servers (:mod:`test_destination_servers`); a server that cannot
+be reached skips its cases with a message.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from test_destination_servers import plain_connection, server_url, unique_prefix
 from test_destination_support import Clock, attribute, execute, guid, make_destination, read_rows, simple_schema
 
 from dataexport.destination.base import Destination, RecordFailure, RemovedRow, WriteResult
 from dataexport.destination.memory import MemoryDestination
+from dataexport.destination.sql.destination import SqlDestination
+from dataexport.destination.sql.engine import create_destination_engine
 from dataexport.domain.changes import Delete, Upsert
 from dataexport.domain.failures import ChangeType
 from dataexport.domain.guards import Tombstone, TombstoneGuard
@@ -33,6 +40,7 @@ class Harness:
     state: Callable[[], State]  # id -> (fullname, versionnumber)
     delete_log: Callable[[], list[tuple[str, object]]]  # (record id, version)
     reject: Callable[[str], None]
+    close: Callable[[], None] = lambda: None
 
 
 def sql_harness(path: Path) -> Harness:
@@ -60,6 +68,75 @@ def sql_harness(path: Path) -> Harness:
     return Harness(destination, state, delete_log, reject)
 
 
+def _postgresql_reject(table: str, record_id: str) -> list[str]:
+    function = f'"dbo"."{table}_reject"'
+    body = (
+        f"BEGIN IF (TG_OP = 'DELETE' AND OLD.id = '{record_id}') OR (TG_OP <> 'DELETE' AND NEW.id = '{record_id}') "
+        "THEN RAISE EXCEPTION 'rejected by test'; END IF; "
+        "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END"
+    )
+    return [
+        f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$",
+        f'CREATE TRIGGER reject BEFORE INSERT OR UPDATE OR DELETE ON "dbo"."{table}" '
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+    ]
+
+
+def _mariadb_reject(table: str, record_id: str) -> list[str]:
+    statements = []
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        row = "OLD" if event == "DELETE" else "NEW"
+        statements.append(
+            f"CREATE TRIGGER `{table}_reject_{event.lower()}` BEFORE {event} ON `{table}` FOR EACH ROW "
+            f"BEGIN IF {row}.`Id` = '{record_id}' THEN "
+            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rejected by test'; END IF; END"
+        )
+    return statements
+
+
+def server_harness(kind: str) -> Harness:
+    url = server_url(kind)
+    postgresql = kind == "postgresql"
+    engine = create_destination_engine(url)
+    destination = SqlDestination(
+        engine, table_prefix=unique_prefix(), schema_name="dbo" if postgresql else None, clock=Clock()
+    )
+    contact = destination.table_name("contact")
+    log = contact.removesuffix("contact") + ("deletelog" if postgresql else "DeleteLog")
+    schema = '"dbo".' if postgresql else ""
+
+    def name(identifier: str) -> str:
+        return f'"{identifier.lower()}"' if postgresql else f"`{identifier}`"
+
+    def rows(query: str) -> list[tuple[object, ...]]:
+        with plain_connection(url) as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+
+    def state() -> State:
+        query = f"SELECT {name('Id')}, {name('fullname')}, {name('versionnumber')} FROM {schema}{name(contact)}"
+        return {str(r[0]): (r[1], r[2]) for r in rows(query)}
+
+    def delete_log() -> list[tuple[str, object]]:
+        columns = f"{name('RecordId')}, {name('VersionNumber')}"
+        return [(str(r[0]), r[1]) for r in rows(f"SELECT {columns} FROM {schema}{name(log)} ORDER BY {name('Id')}")]
+
+    def reject(record_id: str) -> None:
+        statements = _postgresql_reject(contact, record_id) if postgresql else _mariadb_reject(contact, record_id)
+        with plain_connection(url) as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+
+    return Harness(destination, state, delete_log, reject, engine.dispose)
+
+
+def postgresql_harness(_path: Path) -> Harness:
+    return server_harness("postgresql")
+
+
+def mariadb_harness(_path: Path) -> Harness:
+    return server_harness("mariadb")
+
+
 def memory_harness(_path: Path) -> Harness:
     destination = MemoryDestination(clock=Clock())
 
@@ -72,7 +149,19 @@ def memory_harness(_path: Path) -> Harness:
     return Harness(destination, state, delete_log, destination.reject)
 
 
-HARNESSES = {"sql": sql_harness, "memory": memory_harness}
+HARNESSES = {
+    "sql": sql_harness,
+    "postgresql": postgresql_harness,
+    "mariadb": mariadb_harness,
+    "memory": memory_harness,
+}
+#: (dialect, transactional DDL, SchemaName used) per harness.
+EXPECTED_CAPABILITIES = {
+    "sql": ("sqlite", True, False),
+    "postgresql": ("postgresql", True, True),
+    "mariadb": ("mysql", False, False),
+    "memory": ("memory", True, False),
+}
 
 
 @pytest.fixture(params=sorted(HARNESSES))
@@ -81,6 +170,12 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     built.destination.ensure_entity_table(SCHEMA)
     built.destination.ensure_metadata_tables(delete_log=True)
     yield built
+    built.close()
+
+
+@pytest.fixture
+def harness_kind(harness: Harness, request: pytest.FixtureRequest) -> str:
+    return str(request.node.callspec.params["harness"])
 
 
 def put(harness: Harness, number: int, version: int, name: str, **kwargs: object) -> WriteResult:
@@ -175,9 +270,12 @@ def test_ids_in_key_order(harness: Harness) -> None:
     assert list(harness.destination.iter_record_ids(SCHEMA, chunk_size=2)) == [(guid(1), guid(2)), (guid(3),)]
 
 
-def test_capabilities_describe_the_destination(harness: Harness) -> None:
+def test_capabilities_describe_the_destination(harness: Harness, harness_kind: str) -> None:
     capabilities = harness.destination.capabilities
-    assert capabilities.seen_set_table and capabilities.transactional_ddl and not capabilities.schemas
+    assert capabilities.seen_set_table
+    assert (capabilities.dialect, capabilities.transactional_ddl, capabilities.schemas) == (
+        EXPECTED_CAPABILITIES[harness_kind]
+    )
 
 
 def test_memory_fault_seam_raises_and_changes_nothing() -> None:
@@ -208,6 +306,7 @@ def test_memory_metadata_versions_rise_on_change() -> None:
 def test_delete_log_needs_its_table(kind: str, tmp_path: Path) -> None:
     built = HARNESSES[kind](tmp_path / "rep.db")
     built.destination.ensure_entity_table(SCHEMA)
-    with pytest.raises(DestinationFault, match="no such table") as caught:
+    with pytest.raises(DestinationFault, match=r"no such table|does not exist|doesn't exist") as caught:
         built.destination.apply_deletes(SCHEMA, [Delete(guid(1))], write_delete_log=True)
     assert caught.value.entity == "contact"
+    built.close()

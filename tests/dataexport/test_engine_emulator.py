@@ -1,17 +1,22 @@
 """End to end: the engine reads the real emulator (in-process, through the real Web API client) and writes a
-SQLite destination; after workloads and schema changes the destination equals the emulator row by row over
-every exported column, and DeleteLog holds exactly the deletes."""
+SQLite, PostgreSQL or MariaDB destination; after workloads and schema changes the destination equals the
+emulator row by row over every exported column, and DeleteLog holds exactly the deletes.
+
+The expected rows are the emulator's rows written by a fresh destination of the same engine (the oracle),
+so values compare in the engine's own types. A server that cannot be reached skips its case."""
 
 from __future__ import annotations
 
-import sqlite3
+import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, inspect, text
+from test_destination_servers import server_url, unique_prefix
 from test_source_support import ORG, EmulatorEnv, emulator_env
 
 from dataexport.destination.sql.destination import SqlDestination
@@ -46,13 +51,13 @@ def env(tmp_path: Path) -> Iterator[EmulatorEnv]:
         yield built
 
 
-def profile() -> ExportProfile:
+def profile(prefix: str = "crm") -> ExportProfile:
     return ExportProfile(
         id="3f2a1b0c-0000-4000-8000-00000000e2e0",
         name="end to end",
         organization_id="00000000-0000-4000-8000-000000000001",
         key_vault_uri="env:E2E",
-        table_prefix="crm",
+        table_prefix=prefix,
         write_delete_log=True,
         entities=tuple(Selection(name=name) for name in ENTITIES),
         relationships=(Selection(name=RELATIONSHIP),),
@@ -74,63 +79,122 @@ def web_api_rows(env: EmulatorEnv, entity_set: str) -> list[dict[str, Any]]:
     return rows
 
 
-def expected_table(tmp_path: Path, schema: EntitySchema, rows: list[dict[str, Any]]) -> Path:
-    """The emulator's rows mapped with ``row_to_values`` and written by a fresh destination (the oracle)."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / f"expected_{schema.logical_name}.db"
-    oracle = SqlDestination(create_destination_engine(f"sqlite:///{path}"), table_prefix="crm")
+@dataclass
+class Target:
+    """One destination database: its engine, and how the test names and reads its objects."""
+
+    engine: Engine
+    schema: str | None
+
+    def destination(self, prefix: str) -> SqlDestination:
+        return SqlDestination(self.engine, table_prefix=prefix, schema_name=self.schema)
+
+    def name(self, identifier: str) -> str:
+        return identifier.lower() if self.engine.dialect.name == "postgresql" else identifier
+
+    def quote(self, identifier: str) -> str:
+        return str(self.engine.dialect.identifier_preparer.quote_identifier(self.name(identifier)))
+
+    def qualified(self, table: str) -> str:
+        return f"{self.quote(self.schema)}.{self.quote(table)}" if self.schema else self.quote(table)
+
+    def rows(self, query: str) -> list[tuple[object, ...]]:
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    kind = str(request.param)
+    url = f"sqlite:///{tmp_path / 'destination.db'}" if kind == "sqlite" else server_url(kind)
+    built = Target(create_destination_engine(url), "dbo" if kind == "postgresql" else None)
+    yield built
+    built.engine.dispose()
+
+
+def expected_table(target: Target, schema: EntitySchema, rows: list[dict[str, Any]]) -> str:
+    """The emulator's rows mapped with ``row_to_values`` and written by a fresh destination (the oracle);
+    returns the oracle's table prefix."""
+    prefix = f"x{uuid.uuid4().hex[:10]}"
+    oracle = target.destination(prefix)
     oracle.ensure_entity_table(schema)
     oracle.apply_upserts(schema, [row_to_values(schema, row) for row in rows])
-    return path
+    return prefix
 
 
-def table_rows(path: Path, table: str, columns: list[str]) -> dict[object, tuple[object, ...]]:
-    quoted = ", ".join(f'"{column}"' for column in columns)
-    with closing(sqlite3.connect(path)) as connection:
-        return {row[0]: row for row in connection.execute(f'SELECT "Id", {quoted} FROM "{table}"')}
+def table_rows(target: Target, table: str, columns: list[str]) -> dict[object, tuple[object, ...]]:
+    quoted = ", ".join(target.quote(column) for column in columns)
+    query = f"SELECT {target.quote('Id')}, {quoted} FROM {target.qualified(target.name(table))}"
+    return {str(row[0]): (str(row[0]), *row[1:]) for row in target.rows(query)}
 
 
-def columns_of(path: Path, table: str) -> list[str]:
-    with closing(sqlite3.connect(path)) as connection:
-        names = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
-    return [name for name in names if name not in ("Id", SINK_CREATED_ON, SINK_MODIFIED_ON)]
+def columns_of(target: Target, table: str) -> list[str]:
+    reported = inspect(target.engine).get_columns(target.name(table), schema=target.schema)
+    system = {target.name(c) for c in ("Id", SINK_CREATED_ON, SINK_MODIFIED_ON)}
+    return [str(c["name"]) for c in reported if c["name"] not in system]
 
 
 def assert_same_as_emulator(
     env: EmulatorEnv, source: DataverseSource, destination: Path, tmp_path: Path, deleted: frozenset[str] = frozenset()
 ) -> None:
+    """:func:`assert_target_same_as_emulator` for a SQLite destination file with the prefix ``crm``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    target = Target(create_destination_engine(f"sqlite:///{destination}"), None)
+    oracle = Target(create_destination_engine(f"sqlite:///{tmp_path / 'expected.db'}"), None)
+    try:
+        assert_target_same_as_emulator(env, source, target, "crm", deleted, oracle=oracle)
+    finally:
+        target.engine.dispose()
+        oracle.engine.dispose()
+
+
+def assert_target_same_as_emulator(
+    env: EmulatorEnv,
+    source: DataverseSource,
+    target: Target,
+    prefix: str,
+    deleted: frozenset[str] = frozenset(),
+    *,
+    oracle: Target | None = None,
+) -> None:
     """Every exported column of every row equal, except one thing no engine can see: the formatted name of a
-    lookup whose target was deleted changes at read time without a new version of the row."""
+    lookup whose target was deleted changes at read time without a new version of the row.
+
+    The oracle tables are written into ``oracle`` (default: the target's own database, other prefix)."""
+    oracle = oracle or target
     for entity in EXPORTED:
         schema = source.entity_schema(entity)
-        expected = expected_table(tmp_path, schema, web_api_rows(env, schema.entity_set_name))
-        table = f"crm_{entity}"
-        columns = columns_of(expected, table)
-        assert set(columns) <= set(columns_of(destination, table)), entity
-        want, got = table_rows(expected, table, columns), table_rows(destination, table, columns)
+        expected = f"{expected_table(oracle, schema, web_api_rows(env, schema.entity_set_name))}_{entity}"
+        table = f"{prefix}_{entity}"
+        columns = columns_of(oracle, expected)
+        assert set(columns) <= set(columns_of(target, table)), entity
+        want, got = table_rows(oracle, expected, columns), table_rows(target, table, columns)
         assert set(got) == set(want), entity
         for record_id, row in want.items():
             mine = dict(zip(["Id", *columns], got[record_id], strict=True))
             differences = {c: (mine[c], w) for c, w in zip(["Id", *columns], row, strict=True) if mine[c] != w}
-            dangling = {c for c in differences if c.endswith("name") and mine.get(c.removesuffix("name")) in deleted}
+            dangling = {
+                c for c in differences if c.endswith("name") and str(mine.get(c.removesuffix("name"))) in deleted
+            }
             assert set(differences) == dangling, (entity, record_id, differences)
 
 
-def delete_log(path: Path) -> set[tuple[str, str]]:
-    with closing(sqlite3.connect(path)) as connection:
-        return {(str(e), str(r)) for e, r in connection.execute('SELECT "EntityName", "RecordId" FROM "crm_DeleteLog"')}
+def delete_log(target: Target, prefix: str) -> set[tuple[str, str]]:
+    columns = f"{target.quote('EntityName')}, {target.quote('RecordId')}"
+    rows = target.rows(f"SELECT {columns} FROM {target.qualified(target.name(prefix + '_DeleteLog'))}")
+    return {(str(e), str(r)) for e, r in rows}
 
 
 def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
-    env: EmulatorEnv, tmp_path: Path
+    env: EmulatorEnv, target: Target, tmp_path: Path
 ) -> None:
     source = env.source()
-    destination_path = tmp_path / "destination.db"
-    destination = SqlDestination(create_destination_engine(f"sqlite:///{destination_path}"), table_prefix="crm")
+    prefix = "crm" if target.engine.dialect.name == "sqlite" else unique_prefix()
+    destination = target.destination(prefix)
     settings = EngineSettings(workers=3, batch_size=7, lease_ttl=timedelta(seconds=60), once_attempts=2)
     with open_store(f"sqlite:///{tmp_path / 'control.db'}") as store:
         runner = ProfileRunner(
-            profile(),
+            profile(prefix),
             source=source,
             destination=destination,
             store=store,
@@ -138,9 +202,9 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
             settings=settings,
         )
         first = runner.run_once()
-        assert first.ok, first
+        assert first.ok, [(o.key.name, o.error) for o in first.outcomes if o.error]
         assert first.received > 0
-        assert_same_as_emulator(env, source, destination_path, tmp_path / "round1")
+        assert_target_same_as_emulator(env, source, target, prefix)
 
         links_before = {row["accountleadid"] for row in web_api_rows(env, "accountleadscollection")}
         workload = {"seed": 5, "creates": 9, "updates": 12, "deletes": 5, "associations": 4}
@@ -161,7 +225,7 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
         assert patched.status_code == 204, patched.text
 
         second = runner.run_once()
-        assert second.ok, second
+        assert second.ok, [(o.key.name, o.error) for o in second.outcomes if o.error]
         rebaselined = store.states.load(account)
         assert baselined is not None and rebaselined is not None
         assert rebaselined.initial_sync_completed_at != baselined.initial_sync_completed_at
@@ -172,8 +236,8 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
         # same workload created (created then deleted: a tombstone only, logged with VersionNumber NULL).
         deletes |= {("accountleads", link) for link in (links_before | associated) - links_after}
         deleted_ids = frozenset(record_id for _table, record_id in deletes)
-        assert_same_as_emulator(env, source, destination_path, tmp_path / "round2", deleted_ids)
-        logged = delete_log(destination_path)
+        assert_target_same_as_emulator(env, source, target, prefix, deleted_ids)
+        logged = delete_log(target, prefix)
         assert deletes and logged == deletes, (logged - deletes, deletes - logged)
         assert store.ledger.count(profile().id) == 0
 

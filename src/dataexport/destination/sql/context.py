@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -14,6 +14,7 @@ from dataexport.destination.sql.classification import ErrorClass, product_error
 from dataexport.destination.sql.dialects import SqlDialect
 from dataexport.destination.sql.layout import declared_type
 from dataexport.destination.sql.naming import Naming
+from dataexport.destination.sql.types import SqlType
 from dataexport.domain.columns import LogicalType
 from dataexport.errors import DataExportError
 
@@ -33,6 +34,12 @@ class SqlContext:
     def quote(self, name: str) -> str:
         """``name`` quoted, always."""
         return str(self.sql_dialect.identifier_preparer.quote_identifier(name))
+
+    def bind_types(self, columns: Mapping[str, LogicalType]) -> dict[str, SqlType]:
+        """The SQL types bound values of ``columns`` need (empty unless the dialect casts binds)."""
+        if not self.dialect.typed_binds:
+            return {}
+        return {name: self.dialect.declare(logical) for name, logical in columns.items()}
 
     def qualified(self, table: str) -> str:
         """The quoted, schema-qualified table name."""

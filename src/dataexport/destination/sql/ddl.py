@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Table, text
+from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Table, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
 from dataexport.destination.base import ColumnChange, ColumnChangeKind, TableChanges, TypeChange
@@ -15,7 +16,7 @@ from dataexport.destination.evolution import Evolution, ExistingColumn, TableLay
 from dataexport.destination.sql.context import SqlContext
 from dataexport.destination.sql.layout import is_view, read_layout
 from dataexport.destination.sql.writes import quoted
-from dataexport.domain.columns import ID_COLUMN, TEXT, ColumnSpec, LogicalType, TypeKind
+from dataexport.domain.columns import ID_COLUMN, ColumnSpec, LogicalType, TypeKind
 from dataexport.errors import TableNotUsable
 
 
@@ -30,7 +31,8 @@ def entity_table(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -
         key_name = dialect.primary_key_name(naming.schema, table)
     else:
         key_name = naming.primary_key(table)
-    key = PrimaryKeyConstraint(quoted(naming.column(ID_COLUMN)), name=quoted(key_name))
+    # Clustered on SQL Server as DES created it; the keyword is ignored by every other dialect.
+    key = PrimaryKeyConstraint(quoted(naming.column(ID_COLUMN)), name=quoted(key_name), mssql_clustered=True)
     schema = quoted(naming.schema) if naming.schema else None
     return Table(quoted(table), MetaData(), *columns, key, schema=schema)
 
@@ -49,7 +51,7 @@ def budgeted_types(context: SqlContext, specs: Sequence[ColumnSpec], used_bytes:
         if logical.kind is TypeKind.STRING and "VARCHAR" in context.render(logical).upper():
             cost = (logical.length or 0) * context.dialect.bytes_per_char
             if used_bytes + cost > budget:
-                logical = TEXT
+                logical = LogicalType(TypeKind.STRING)  # no length: the dialect's unbounded string (``text``)
             else:
                 used_bytes += cost
         types.append(logical)
@@ -69,8 +71,17 @@ def varchar_bytes(context: SqlContext, layout: TableLayout) -> int:
 def ensure_schema(connection: Connection, context: SqlContext) -> None:
     """Create the profile schema if the dialect creates schemas and it is missing (idempotent)."""
     statement, schema = context.dialect.create_schema_sql, context.naming.schema
-    if statement is not None and schema:
+    if statement is None or not schema or inspect(connection).has_schema(schema):
+        return
+    savepoint = connection.begin_nested()
+    try:
         connection.execute(text(statement.format(name=context.quote(schema), raw=schema)))
+    except IntegrityError:
+        # Another writer created it between our check and our CREATE (PostgreSQL reports a unique violation
+        # on its catalog even with IF NOT EXISTS): the schema is there, which is all we need.
+        savepoint.rollback()
+        return
+    savepoint.commit()
 
 
 def ensure_table(
@@ -87,15 +98,35 @@ def ensure_table(
     if layout is None:
         if is_view(connection, table, schema):
             raise TableNotUsable(f"'{table}' exists and is not a table", entity=entity)
-        connection.execute(CreateTable(entity_table(context, table, specs), if_not_exists=True))
-        return TableChanges(table, created=True), _layout_of(context, table, specs)
+        create_table(connection, context, entity_table(context, table, specs))
+        return TableChanges(table, created=True), planned_layout(context, table, specs)
     if layout.find(context.naming.column(ID_COLUMN)) is None:
         raise TableNotUsable(f"Table '{table}' has no usable Id column", entity=entity)
     evolution = plan_evolution(layout, specs, context.naming.column, context.render)
     return _evolve(connection, context, layout, evolution)
 
 
-def _layout_of(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -> TableLayout:
+def create_table(connection: Connection, context: SqlContext, table: Table) -> None:
+    """``CREATE TABLE`` unless the table exists (``IF NOT EXISTS`` where the engine has it)."""
+    if not context.dialect.capabilities.transactional_ddl:
+        connection.execute(CreateTable(table, if_not_exists=True))  # MySQL: DDL commits, no savepoint
+        return
+    if inspect(connection).has_table(table.name, schema=table.schema):
+        return
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(CreateTable(table, if_not_exists=context.dialect.create_if_not_exists))
+    except IntegrityError:
+        # A concurrent writer created it after our check (PostgreSQL reports a catalog unique violation).
+        savepoint.rollback()
+        if not inspect(connection).has_table(table.name, schema=table.schema):
+            raise
+        return
+    savepoint.commit()
+
+
+def planned_layout(context: SqlContext, table: str, specs: Sequence[ColumnSpec]) -> TableLayout:
+    """The layout a new table for ``specs`` gets (names and declared types, row budget applied)."""
     logical_types = budgeted_types(context, specs)
     columns = tuple(
         ExistingColumn(context.naming.column(s.name), context.render(t))

@@ -13,6 +13,7 @@ the batch commits and the record comes back in :attr:`WriteResult.failures` with
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
@@ -61,8 +62,15 @@ class SqlDestination:
         table_prefix: str = "",
         schema_name: str | None = None,
         clock: Clock = utc_now,
+        bulk_paths: bool = True,
     ) -> None:
+        """Args:
+        bulk_paths: use the dialect's fast path for large batches where it has one (False: always the row
+            statement with executemany; for comparisons such as ``bench/write_throughput.py``).
+        """
         dialect = dialect_of(engine)
+        if not bulk_paths:
+            dialect = replace(dialect, bulk_upsert=None)
         self._engine = engine
         self._context = SqlContext(dialect, dialect.naming(table_prefix, schema_name), engine.dialect)
         self._clock = clock
@@ -161,7 +169,7 @@ class SqlDestination:
     def iter_record_ids(self, schema: EntitySchema, *, chunk_size: int = 1000) -> Iterator[tuple[str, ...]]:
         """Every Id of the entity's table in ascending order, in chunks."""
         plan = self._plan(schema)
-        key = table_clause(plan.table, plan.schema, [plan.id_column]).c[plan.id_column]
+        key = table_clause(plan.table, plan.schema, [plan.id_column], plan.types).c[plan.id_column]
         after = ""
         while True:
             query = select(key).order_by(key).limit(chunk_size)

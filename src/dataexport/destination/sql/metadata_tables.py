@@ -19,11 +19,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import TableClause
 
 from dataexport.destination.sql.context import SqlContext
-from dataexport.destination.sql.ddl import ensure_schema
+from dataexport.destination.sql.ddl import create_table, ensure_schema
 from dataexport.destination.sql.writes import DeleteLogTarget, quoted, table_clause
 from dataexport.domain.columns import BIGINT, BOOLEAN, DATETIME, IDENTITY, INTEGER, LogicalType, TypeKind, string
 from dataexport.domain.metadata import AttributeRow, EntityMetadataRows, LabelRow, TargetRow
@@ -149,7 +148,7 @@ def create_fixed_tables(connection: Connection, context: SqlContext, definitions
     """Create the schema if missing and each table unless it exists (idempotent)."""
     ensure_schema(connection, context)
     for definition in definitions:
-        connection.execute(CreateTable(fixed_table(context, definition), if_not_exists=True))
+        create_table(connection, context, fixed_table(context, definition))
 
 
 def _clause(context: SqlContext, definition: FixedTable) -> TableClause:

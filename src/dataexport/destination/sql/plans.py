@@ -6,7 +6,9 @@ from dataexport.destination.evolution import TableLayout, writable_specs
 from dataexport.destination.sql.context import SqlContext
 from dataexport.destination.sql.writes import PlannedColumn, WritePlan
 from dataexport.domain.columns import (
+    BIGINT,
     DATETIME,
+    GUID,
     ID_COLUMN,
     SINK_CREATED_ON,
     SINK_MODIFIED_ON,
@@ -42,4 +44,14 @@ def build_write_plan(context: SqlContext, schema: EntitySchema, layout: TableLay
         columns=tuple(PlannedColumn(spec.name, name, context.dialect.encoder(spec.type)) for spec, name in writable),
         encode_time=context.dialect.encoder(DATETIME),
         upsert=context.dialect.upsert,
+        bulk=context.dialect.bulk_upsert if context.dialect.capabilities.bulk_copy else None,
+        id_array=context.dialect.id_array(),
+        types=context.bind_types(
+            {
+                id_column.name: GUID,
+                version_column.name: BIGINT,
+                **{name.name: DATETIME for name in (created, modified) if name},
+                **{name: spec.type for spec, name in writable},
+            }
+        ),
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, Table, insert, select
-from sqlalchemy.schema import CreateTable, DropTable
+from sqlalchemy.schema import DropTable
 
 from dataexport.destination.base import WriteResult
 from dataexport.destination.sql.context import SqlContext, translated_errors
+from dataexport.destination.sql.ddl import create_table
 from dataexport.destination.sql.engine import reading
+from dataexport.destination.sql.types import SqlType
 from dataexport.destination.sql.writes import chunked, quoted, table_clause
 from dataexport.domain.changes import Delete
 from dataexport.domain.columns import GUID, ID_COLUMN
@@ -43,13 +45,16 @@ class SqlSeenSet:
         schema = quoted(self._context.naming.schema) if self._context.naming.schema else None
         return Table(quoted(self._name), MetaData(), column, PrimaryKeyConstraint(quoted(self._id)), schema=schema)
 
+    def _types(self) -> dict[str, SqlType]:
+        return self._context.bind_types({self._id: GUID})
+
     def _create(self, connection: Connection) -> None:
-        connection.execute(CreateTable(self._table(), if_not_exists=True))
+        create_table(connection, self._context, self._table())
 
     def record(self, ids: Iterable[str]) -> None:
         """Add ``ids`` (idempotent, one transaction)."""
         wanted = list(dict.fromkeys(ids))
-        target = table_clause(self._name, self._context.naming.schema, [self._id])
+        target = table_clause(self._name, self._context.naming.schema, [self._id], self._types())
         key = target.c[self._id]
         with translated_errors(self._context, self._entity), self._engine.begin() as connection:
             self._create(connection)
@@ -87,8 +92,8 @@ class SqlSeenSet:
 
     def _unseen_after(self, after: str) -> list[str]:
         schema = self._context.naming.schema
-        entity = table_clause(self._entity_table, schema, [self._id])
-        seen = table_clause(self._name, schema, [self._id])
+        entity = table_clause(self._entity_table, schema, [self._id], self._types())
+        seen = table_clause(self._name, schema, [self._id], self._types())
         entity_id, seen_id = entity.c[self._id], seen.c[self._id]
         query = (
             select(entity_id)

@@ -21,7 +21,8 @@ SqlType = sa.TypeEngine[Any]
 Encoder = Callable[[object], object]
 
 
-def _identity(value: object) -> object:
+def identity(value: object) -> object:
+    """The encoder of values the driver binds as they are."""
     return value
 
 
@@ -52,7 +53,7 @@ class TypeRule:
     """How one logical type is declared and bound on one dialect."""
 
     declare: Callable[[LogicalType], SqlType]
-    encode: Encoder = _identity
+    encode: Encoder = identity
 
 
 SQLITE_TYPES: Mapping[TypeKind, TypeRule] = {
@@ -71,7 +72,8 @@ SQLITE_TYPES: Mapping[TypeKind, TypeRule] = {
 def encode_utc_naive(value: object) -> object:
     """An aware datetime -> the same instant as a naive UTC datetime (``timestamp``/``datetime`` columns)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return utc.replace(tzinfo=None)
     return value
 
 

@@ -9,24 +9,41 @@ statement replayed on its own is still harmless.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Executable, delete, insert, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql import TableClause, column, quoted_name, table
 from sqlalchemy.sql.functions import Function
 
 from dataexport.destination.base import RemovedRow, WriteResult
-from dataexport.destination.sql.types import Encoder
+from dataexport.destination.sql.types import Encoder, SqlType, identity
 from dataexport.domain.changes import Delete, Upsert, latest_per_id
 from dataexport.domain.guards import ABSENT, StoredRow, TombstoneGuard, UpsertDecision, decide_upsert, should_delete
 
 _WRITTEN = frozenset({UpsertDecision.INSERT, UpsertDecision.UPDATE})
 CHUNK = 500  # ids per IN list: well under every engine's bind-parameter limit
+ARRAY_CHUNK = 10_000  # ids per array parameter
 
 UpsertBuilder = Callable[[TableClause, str, str, Sequence[str], bool], Executable]
+#: A dialect's fast path for many rows: (connection, plan, encoded rows, rewrite_equal) -> None.
+BulkUpsert = Callable[[Connection, "WritePlan", Sequence[Mapping[str, object]], bool], None]
+#: Batches with at least this many rows to write take the dialect's bulk path, if it has one.
+BULK_MIN_ROWS = 200
 
 
 def quoted(name: str) -> quoted_name:
@@ -34,9 +51,19 @@ def quoted(name: str) -> quoted_name:
     return quoted_name(name, quote=True)
 
 
-def table_clause(name: str, schema: str | None, columns: Sequence[str]) -> TableClause:
-    """A lightweight table for DML; values are bound as given (encoders ran before)."""
-    return table(quoted(name), *(column(quoted(c)) for c in columns), schema=quoted(schema) if schema else None)
+def table_clause(
+    name: str, schema: str | None, columns: Sequence[str], types: Mapping[str, SqlType] | None = None
+) -> TableClause:
+    """A lightweight table for DML; values are bound as given (encoders ran before).
+
+    ``types`` gives columns a SQL type where the driver must cast bound values (PostgreSQL ``uuid``).
+    """
+    typed = types or {}
+    return table(
+        quoted(name),
+        *(column(quoted(c), typed.get(c)) for c in columns),
+        schema=quoted(schema) if schema else None,
+    )
 
 
 def sqlite_upsert(
@@ -141,6 +168,12 @@ class WritePlan:
     columns: tuple[PlannedColumn, ...]
     encode_time: Encoder
     upsert: UpsertBuilder
+    #: SQL types of the columns whose bound values need a cast (empty where none do).
+    types: Mapping[str, SqlType] = field(default_factory=dict)
+    #: The dialect's bulk path (None: the row statement with executemany).
+    bulk: BulkUpsert | None = None
+    #: An array type of the id for ``= ANY(:ids)`` look-ups (None: ``IN`` lists).
+    id_array: SqlType | None = None
 
     @property
     def row_columns(self) -> tuple[str, ...]:
@@ -151,7 +184,7 @@ class WritePlan:
 
     def target(self) -> TableClause:
         """The table clause of the plan's columns."""
-        return table_clause(self.table, self.schema, self.row_columns)
+        return table_clause(self.table, self.schema, self.row_columns, self.types)
 
     def row(self, upsert: Upsert, now: object) -> dict[str, object]:
         """The bound row of ``upsert``; sink times are ``now`` (already encoded)."""
@@ -159,8 +192,11 @@ class WritePlan:
         for name in (self.created_column, self.modified_column):
             if name:
                 row[name] = now
+        get = upsert.values.get
         for planned in self.columns:
-            row[planned.column] = planned.encode(upsert.values.get(planned.key))
+            value = get(planned.key)
+            # NULL is NULL on every engine; skipping the call matters for large batches.
+            row[planned.column] = value if value is None or planned.encode is identity else planned.encode(value)
         row[self.version_column] = upsert.version
         return row
 
@@ -178,13 +214,26 @@ def chunked(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
 
 
 def read_stored(
-    connection: Connection, target: TableClause, id_column: str, version_column: str, ids: Sequence[str]
+    connection: Connection,
+    target: TableClause,
+    id_column: str,
+    version_column: str,
+    ids: Sequence[str],
+    id_array: SqlType | None = None,
 ) -> dict[str, StoredRow]:
-    """The stored version of each of ``ids`` that exists."""
+    """The stored version of each of ``ids`` that exists.
+
+    With ``id_array`` (an array type of the id, PostgreSQL) the ids go as one array parameter per
+    :data:`ARRAY_CHUNK` (``= ANY(:ids)``) instead of ``IN`` lists of :data:`CHUNK`.
+    """
     stored: dict[str, StoredRow] = {}
     id_col, version_col = target.c[id_column], target.c[version_column]
-    for chunk in chunked(ids):
-        for record_id, version in connection.execute(select(id_col, version_col).where(id_col.in_(chunk))):
+    for chunk in chunked(ids, ARRAY_CHUNK if id_array is not None else CHUNK):
+        if id_array is not None:
+            condition = id_col == any_(bindparam("ids", list(chunk), type_=id_array))
+        else:
+            condition = id_col.in_(chunk)
+        for record_id, version in connection.execute(select(id_col, version_col).where(condition)):
             stored[str(record_id)] = StoredRow(True, version)
     return stored
 
@@ -201,7 +250,7 @@ def execute_upserts(
     """Apply guarded upserts on ``connection`` (the caller commits)."""
     batch = latest_per_id(upserts)
     ids = [u.record_id for u in batch]
-    stored = read_stored(connection, plan.target(), plan.id_column, plan.version_column, ids)
+    stored = read_stored(connection, plan.target(), plan.id_column, plan.version_column, ids, plan.id_array)
     decided = {
         u.record_id: decide_upsert(
             stored.get(u.record_id, ABSENT), u.record_id, u.version, guard, rewrite_equal=rewrite_equal
@@ -210,7 +259,9 @@ def execute_upserts(
     }
     encoded_now = plan.encode_time(now)
     rows = [plan.row(u, encoded_now) for u in batch if decided[u.record_id] in _WRITTEN]
-    if rows:
+    if plan.bulk is not None and len(rows) >= BULK_MIN_ROWS:
+        plan.bulk(connection, plan, rows, rewrite_equal)
+    elif rows:
         connection.execute(plan.statement(rewrite_equal), rows)
     return WriteResult(
         applied=tuple(str(row[plan.id_column]) for row in rows),
