@@ -239,3 +239,41 @@ def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path],
             assert state.phase.value == "Delta" and state.failed_records == 0, state
             assert counters.upserted + counters.deleted <= counters.received, state
             assert counters.synced <= counters.received and counters.failed == 0, state
+
+
+def test_demo_once_into_postgresql_with_one_setting(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"dataexport_demo_{os.getpid()}"
+    try:
+        admin_connection = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
+    with admin_connection:
+        admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin_connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+            environment = {**os.environ, "DATAEXPORT_DEMO_DESTINATION": url}
+            result = subprocess.run(
+                [
+                    DATAEXPORT,
+                    "demo",
+                    "--once",
+                    "--scale",
+                    "4",
+                    "--emulator-port",
+                    str(free_port()),
+                    "--data-dir",
+                    str(tmp_path / "var"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=environment,
+            )
+            assert result.returncode == 0, result.stderr
+            with psycopg.connect(url) as connection:
+                assert connection.execute("SELECT count(*) FROM dbo.account").fetchone() == (4,)
+                assert connection.execute("SELECT count(*) FROM dbo.contact").fetchone() == (20,)
+        finally:
+            admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

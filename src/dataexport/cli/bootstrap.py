@@ -32,8 +32,10 @@ class OrganizationMismatch(TerminalError):
 
 def absolute_sqlite_url(url: str, data_dir: Path) -> str:
     """``sqlite:///name.db`` (three slashes) is relative to the data directory (des.md §1.7); others unchanged."""
+    if not url.lower().startswith("sqlite:"):
+        return url  # other engines' strings (URLs or ADO.NET) go to the destination as they are
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or Path(parsed.database).is_absolute():
+    if not parsed.database or Path(parsed.database).is_absolute():
         return url
     return parsed.set(database=str((data_dir / parsed.database).resolve())).render_as_string(hide_password=False)
 

@@ -55,10 +55,13 @@ Authority = "{info.base_url}"
 """
 
 
-def prepare_demo(data_dir: Path, info: EmulatorInfo) -> ProfileFile:
+DEFAULT_DESTINATION = "sqlite:///demo.db"
+
+
+def prepare_demo(data_dir: Path, info: EmulatorInfo, destination: str = DEFAULT_DESTINATION) -> ProfileFile:
     """Write the demo's secrets and profile file (idempotent) and load it."""
     write_secret(data_dir / ORG_SECRET, info.client_secret)
-    write_secret(data_dir / DESTINATION_SECRET, "sqlite:///demo.db")
+    write_secret(data_dir / DESTINATION_SECRET, destination)
     path = data_dir / "demo-profile.toml"
     path.write_text(demo_profile_text(info, data_dir), encoding="utf-8")
     return load_profile_file(path)
@@ -85,7 +88,16 @@ def print_how_to_look(console: Console, data_dir: Path) -> None:
     )
 
 
-def run_demo(data_dir: Path, *, once: bool, scale: int, port: int, sync: SyncFunction, console: Console) -> int:
+def run_demo(
+    data_dir: Path,
+    *,
+    once: bool,
+    scale: int,
+    port: int,
+    sync: SyncFunction,
+    console: Console,
+    destination: str = DEFAULT_DESTINATION,
+) -> int:
     """Start the emulator, write the demo profile, sync it (once or until interrupted); returns the exit code."""
     data_dir = data_dir.resolve()
     emulator = EmulatorProcess(data_dir / "emulator", port=port, org="contoso", scale=scale, seed=1)
@@ -93,17 +105,18 @@ def run_demo(data_dir: Path, *, once: bool, scale: int, port: int, sync: SyncFun
         with emulator as info:
             console.print(f"Dataverse emulator: {info.base_url} (log: {emulator.log_path})")
             try:
-                loaded = prepare_demo(data_dir, info)
+                loaded = prepare_demo(data_dir, info, destination)
             except ProfileFileError as error:
                 console.print(str(error), markup=False)
                 return 2
-            print_how_to_look(console, data_dir)
+            local = destination == DEFAULT_DESTINATION
+            target = data_dir / "demo.db" if local else "the destination given by --destination"
             console.print(
-                f"\nReplicating profile [bold]demo[/] into {data_dir / 'demo.db'}"
-                f"{' (once)' if once else '; Ctrl-C stops'}..."
+                f"\nReplicating profile [bold]demo[/] into {target}{' (once)' if once else '; Ctrl-C stops'}..."
             )
             code = sync(loaded, once=once, workers=4)
-            print_how_to_look(console, data_dir)
+            if local:
+                print_how_to_look(console, data_dir)
             return code
     except EmulatorStartError as error:
         console.print(f"[red]The demo cannot start the emulator:[/] {error}")

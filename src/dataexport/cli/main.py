@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from dataexport.cli.bootstrap import build_runtime
-from dataexport.cli.demo import run_demo
+from dataexport.cli.demo import DEFAULT_DESTINATION, run_demo
 from dataexport.cli.progress import ProgressDisplay
 from dataexport.config.profile_file import ProfileFile, ProfileFileError, load_profile_file
 from dataexport.engine import RunSummary
@@ -30,7 +30,10 @@ console = Console(stderr=True)
 def print_summary(summary: RunSummary, states: list[EntityState]) -> None:
     """One line per entity: this run's last outcome and the totals kept in the control database."""
     outcomes = {outcome.key.name: outcome for outcome in summary.outcomes}
-    console.print(f"  {'entity':<32} {'last step':<9} {'phase':<12} {'this run':>9} {'total':>9} {'failed':>6}")
+    console.print(
+        f"  {'entity':<32} {'last step':<9} {'phase':<12} {'this run':>9} {'total':>9} {'failed':>6}",
+        soft_wrap=True,
+    )
     for state in sorted(states, key=lambda s: s.key.name):
         outcome = outcomes.get(state.key.name)
         status = outcome.status.value if outcome else "-"
@@ -89,9 +92,25 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps everything.")] = Path("var"),
     scale: Annotated[int, typer.Option(min=1, help="Accounts in the demo organization (first run only).")] = 50,
     emulator_port: Annotated[int, typer.Option(help="Port of the local Dataverse emulator.")] = 8443,
+    destination: Annotated[
+        str,
+        typer.Option(
+            envvar="DATAEXPORT_DEMO_DESTINATION",
+            help="Destination connection string (default: var/demo.db), e.g. postgresql://postgres@127.0.0.1/demo",
+        ),
+    ] = DEFAULT_DESTINATION,
 ) -> None:
     """The embedded demo: a local Dataverse emulator with a sample organization, replicated into SQLite."""
-    raise typer.Exit(run_demo(data_dir, once=once, scale=scale, port=emulator_port, sync=sync_profile, console=console))
+    code = run_demo(
+        data_dir,
+        once=once,
+        scale=scale,
+        port=emulator_port,
+        sync=sync_profile,
+        console=console,
+        destination=destination,
+    )
+    raise typer.Exit(code)
 
 
 def main() -> None:
