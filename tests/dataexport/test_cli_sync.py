@@ -17,11 +17,14 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 
 from dataexport.cli.bootstrap import absolute_sqlite_url
 from dataexport.cli.demo import prepare_demo
@@ -114,13 +117,13 @@ def test_bad_profile_file_gets_the_validation_messages(tmp_path: Path) -> None:
     profile.write_text('Name = "x"\nKeyVaultUri = "plain-secret"\nTablePrefix = "a_b"\nEntities = []\n')
     result = run_sync(profile, "--once")
     assert result.returncode == 2
-    for text in (
+    for expected in (
         "KeyVaultUri: InvalidFormat",
         "TablePrefix: InvalidFormat: TablePrefix must contain only letters and digits.",
         "Entities: Required: At least one entity must be selected.",
         "Organization: Required",
     ):
-        assert text in result.stderr
+        assert expected in result.stderr
 
 
 def test_sync_once_then_a_delta_round(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
@@ -189,18 +192,95 @@ def test_demo_once_smoke(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) ->
     assert "python3 -c" in result.stderr
 
 
+@dataclass(frozen=True)
+class Target:
+    """A destination for the kill loop: the URL the sync writes to, and how to read it back."""
+
+    url: str
+    read_url: str
+    quote: Callable[[str], str]
+    schema: str
+
+    def table(self, name: str) -> str:
+        return f"{self.schema}{self.quote(name)}"
+
+
+def sqlite_target(tmp_path: Path) -> Iterator[Target]:
+    yield Target("sqlite:///demo.db", f"sqlite:///{tmp_path / 'demo.db'}", lambda name: f'"{name}"', "")
+
+
+def postgresql_target(tmp_path: Path) -> Iterator[Target]:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"dataexport_kill_{os.getpid()}"
+    try:
+        server = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
+    with server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        server.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+            yield Target(url, url.replace("postgresql://", "postgresql+psycopg://"), lambda n: f'"{n.lower()}"', "dbo.")
+        finally:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mariadb_target(tmp_path: Path) -> Iterator[Target]:
+    pymysql = pytest.importorskip("pymysql")
+    name = f"dataexport_kill_{os.getpid()}"
+    try:
+        server = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+    except pymysql.err.OperationalError as error:
+        pytest.skip(f"MariaDB is not reachable on 127.0.0.1:3306: {error}")
+    with server.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        url = f"mysql://root@127.0.0.1:3306/{name}"
+        yield Target(url, url.replace("mysql://", "mysql+pymysql://"), lambda n: f"`{n}`", "")
+    finally:
+        with server.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        server.close()
+
+
+TARGETS = {"sqlite": sqlite_target, "postgresql": postgresql_target, "mariadb": mariadb_target}
+
+
+def target_versions(engine: Engine, target: Target, entity: str) -> dict[str, int]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(f"SELECT {target.quote('Id')}, {target.quote('versionnumber')} FROM {target.table(entity)}")
+        )
+        return {str(record_id): int(version) for record_id, version in rows}
+
+
 @pytest.mark.slow
-def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("dialect", list(TARGETS))
+def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path], tmp_path: Path, dialect: str) -> None:
     info, root = emulator
     rng = random.Random(SEED)
-    loaded = prepare_demo(tmp_path, info)
+    rounds = KILLS if dialect == "sqlite" else max(KILLS // 2, 6)
+    targets = TARGETS[dialect](tmp_path)
+    target = next(targets)
+    try:
+        run_kill_loop(info, root, tmp_path, target, rng, rounds)
+    finally:
+        targets.close()
+
+
+def run_kill_loop(
+    info: EmulatorInfo, root: Path, tmp_path: Path, target: Target, rng: random.Random, rounds: int
+) -> None:
+    loaded = prepare_demo(tmp_path, info, target.url)
     control = admin(info, root)
     kills = 0
-    for round_number in range(KILLS):
+    for round_number in range(rounds):
         process = subprocess.Popen(
             [DATAEXPORT, "sync", "--profile", str(loaded.path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        if round_number >= KILLS // 3:
+        if round_number >= rounds // 3:
             workload = {
                 "seed": rng.randrange(10**6),
                 "creates": 15,
@@ -215,20 +295,28 @@ def test_kill_9_at_random_moments_converges(emulator: tuple[EmulatorInfo, Path],
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait(timeout=30)
-    assert kills >= KILLS * 0.8, f"only {kills} of {KILLS} rounds were still running when killed"
+    assert kills >= rounds * 0.8, f"only {kills} of {rounds} rounds were still running when killed"
     final = run_sync(loaded.path, "--once")
     assert final.returncode == 0, final.stderr
-    database = tmp_path / "demo.db"
-    for entity, entity_set in ENTITIES.items():
-        expected = source_versions(info, entity_set, f"{entity}id")
-        assert destination_versions(database, entity) == expected, entity
-    with sqlite3.connect(database) as connection:
-        logged = {
-            row[0]
-            for row in connection.execute('SELECT "RecordId" FROM "DeleteLog" WHERE "EntityName" = ?', ("account",))
-        }
-        present = {row[0] for row in connection.execute('SELECT "Id" FROM "account"')}
-    assert not logged & present, "a deleted account came back"
+    engine = create_engine(target.read_url)
+    try:
+        for entity, entity_set in ENTITIES.items():
+            expected = source_versions(info, entity_set, f"{entity}id")
+            assert target_versions(engine, target, entity) == expected, entity
+        with engine.connect() as connection:
+            logged = {
+                str(row[0])
+                for row in connection.execute(
+                    text(f"SELECT {target.quote('RecordId')} FROM {target.table('DeleteLog')}")
+                )
+            }
+    finally:
+        engine.dispose()
+    present = set().union(
+        *(source_versions(info, entity_set, f"{entity}id") for entity, entity_set in ENTITIES.items())
+    )
+    assert logged, "the workload deleted records: DeleteLog must show them"
+    assert not logged & present, "a deleted record came back"
     again = run_sync(loaded.path, "--once")
     assert again.returncode == 0
     lines = summary_lines(again.stderr)

@@ -97,3 +97,12 @@ def test_invalid_workloads_are_400(env: AdminEnv, body: dict[str, Any], named: s
     response = env.admin("POST", "orgs/contoso/workload", {**WORKLOAD, **body})
     assert response.status_code == 400
     assert named in response.json()["error"]["message"]
+
+
+def test_a_seed_used_twice_creates_new_records_instead_of_failing(env: AdminEnv) -> None:
+    body = {"seed": 4, "creates": 5, "tables": ["account"]}
+    first = env.ok("POST", "orgs/contoso/workload", body)
+    second = env.ok("POST", "orgs/contoso/workload", body)
+    first_ids = {entry["id"] for entry in first["created"]}
+    second_ids = {entry["id"] for entry in second["created"]}
+    assert len(first_ids) == len(second_ids) == 5 and not first_ids & second_ids

@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from dataverse_emulator.admin.fields import AdminRequestError, Fields
-from dataverse_emulator.catalog.model import Catalog, ManyToManyDef
+from dataverse_emulator.catalog.model import Catalog, ManyToManyDef, TableDef
 from dataverse_emulator.generator import RowFactory, SampleIdentities
-from dataverse_emulator.storage import OrgStore
+from dataverse_emulator.storage import OrgStore, StoredRow
 from dataverse_emulator.webapi.writes import delete_with_links
 
 DEFAULT_TABLES = ("account", "contact", "lead", "opportunity", "incident", "task", "new_widget")
@@ -119,9 +119,17 @@ class Workload:
         table = self.catalog.table(self.rng.choice(self.request.tables))
         assert table is not None
         data = self.factory.make_row(table.logical_name, self.rng, lookup_pool=self.pick, currencies=self.currencies)
-        with self.store.write() as tx:
-            row = tx.create(table.logical_name, str(data[table.primary_id]), data)
+        row = self._create_fresh(table, data)
         self.result.created.append({"table": table.logical_name, "id": row.id, "version": row.version})
+
+    def _create_fresh(self, table: TableDef, data: dict[str, object]) -> StoredRow:
+        """Create the row; a seed used before on this org draws the same ids again, so take the next free one."""
+        record_id = str(data[table.primary_id])
+        with self.store.write() as tx:
+            while tx.get(table.logical_name, record_id) is not None:
+                record_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            data[table.primary_id] = record_id
+            return tx.create(table.logical_name, record_id, data)
 
     def update(self) -> None:
         table = self.rng.choice(self.request.tables)
@@ -165,8 +173,7 @@ class Workload:
     def _link(self, relationship: ManyToManyDef, data: dict[str, object]) -> None:
         intersect = self.catalog.table(relationship.intersect_entity)
         assert intersect is not None
-        with self.store.write() as tx:
-            row = tx.create(intersect.logical_name, str(data[intersect.primary_id]), data)
+        row = self._create_fresh(intersect, data)
         self.result.associated.append(
             {
                 "table": intersect.logical_name,
