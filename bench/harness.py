@@ -169,6 +169,21 @@ Authority = "{credentials["base_url"]}"
     return path
 
 
+def product_revision() -> str:
+    """The commit measured, ``+dirty`` when ``src/`` has uncommitted changes (benchmarks report what they ran)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if changes else "")
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile of ``values`` (``fraction`` in [0, 1]); NaN when empty."""
     if not values:

@@ -7,6 +7,7 @@ a lowercase GUID string, or None. A value of the wrong shape raises :class:`Valu
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from decimal import Decimal
 from dataexport.domain.columns import ValueKind
 
 Converter = Callable[[object], object]
+
+_CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _describe(value: object) -> str:
@@ -78,6 +81,8 @@ def to_guid(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if _CANONICAL_GUID.fullmatch(value):
+            return value  # what Dataverse sends: skip the round trip through uuid.UUID (a hot path)
         try:
             return str(uuid.UUID(value))
         except ValueError:
