@@ -46,7 +46,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorInfo, Path]]:
     root = tmp_path_factory.mktemp("cli-sync")
-    process = EmulatorProcess(root / "emulator", port=free_port(), org="contoso", scale=300, seed=2)
+    process = EmulatorProcess(root / "emulator", port=0, org="contoso", scale=300, seed=2)
     with process as info:
         yield info, root
 

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 START_TIMEOUT_S = 300.0
 
@@ -54,6 +55,25 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _read_json(path: Path) -> dict[str, object] | None:
+    """The file's JSON object once it is completely written, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_listening(base_url: str) -> bool:
+    """Whether something accepts TCP connections at the URL's host and port."""
+    parts = urlsplit(base_url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 443), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 class EmulatorProcess:
     """A ``dataverse-emulator serve`` child process; a context manager that stops it on exit."""
 
@@ -65,7 +85,7 @@ class EmulatorProcess:
         self.log_path = data_dir.parent / "emulator.log"
 
     def __enter__(self) -> EmulatorInfo:
-        if not port_is_free("127.0.0.1", self.port):
+        if self.port and not port_is_free("127.0.0.1", self.port):
             raise EmulatorStartError(
                 f"port {self.port} is already in use: stop what listens there, or pass --emulator-port"
             )
@@ -85,18 +105,14 @@ class EmulatorProcess:
                 raise EmulatorStartError(
                     f"the emulator exited with status {self.process.returncode}; see {self.log_path}"
                 )
-            if credentials.exists() and not port_is_free("127.0.0.1", self.port):
-                try:
-                    data = json.loads(credentials.read_text(encoding="utf-8"))
-                except json.JSONDecodeError:
-                    time.sleep(0.1)
-                    continue
+            data = _read_json(credentials)
+            if data is not None and is_listening(str(data["base_url"])):
                 return EmulatorInfo(
                     base_url=str(data["base_url"]),
                     tenant_id=str(data["tenant_id"]),
                     client_id=str(data["client_id"]),
                     client_secret=str(data["client_secret"]),
-                    ca_path=Path(data["ca_path"]) if data.get("ca_path") else None,
+                    ca_path=Path(str(data["ca_path"])) if data.get("ca_path") else None,
                 )
             time.sleep(0.2)
         self.__exit__()
