@@ -490,3 +490,16 @@ def test_bulk_delete_by_primary_ids(env: Env) -> None:
     assert all(env.get(f"accounts({i})").status_code == 404 for i in ids)
     whole_table = {"EntityName": "account", "Criteria": {"Conditions": []}}
     assert env.client.post(ROOT + "BulkDelete", json={"QuerySet": [whole_table]}).status_code == 400
+
+
+def test_links_and_issuer_follow_the_public_url(tmp_path: Path) -> None:
+    public = "https://dataverse.example:9443"
+    emulator = Emulator(Settings(data_dir=tmp_path, public_url=public))
+    emulator.create_org(OrgRequest("contoso", scale=2, seed=1))
+    persistent = emulator.persistent
+    request = TokenRequest(persistent.tenant_id, "app", persistent.client_id, persistent.app_object_id, public)
+    token = emulator.issuer.mint(request, base_url=public)
+    with TestClient(create_app(emulator.settings, emulator)) as client:
+        body = client.get(ROOT + "contacts", headers={**TRACK, "Authorization": f"Bearer {token}"}).json()
+    assert body["@odata.context"].startswith(f"{public}/api/data/v9.2/$metadata#contacts")
+    assert body["@odata.nextLink"].startswith(f"{public}/api/data/v9.2/contacts?")
