@@ -10,7 +10,7 @@ carries ``S!T``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dataverse_emulator.catalog.model import AttributeType, TableDef
@@ -136,10 +136,10 @@ def read_baseline(request: ApiRequest, table: TableDef, state: PageState | None)
 # ----- delta ------------------------------------------------------------------------------------
 
 
-def _check_expiry(request: ApiRequest, table: TableDef, version: int, issued: str) -> None:
+def _check_expiry(request: ApiRequest, table: TableDef, version: int, issued: datetime) -> None:
+    """Expired: older than the expiry window, below the purge horizon, or issued before an admin expiry."""
     store = request.store
-    _, moment = parse_deltatoken(f"0!{issued}")
-    too_old = store.clock.now() - moment > timedelta(days=request.tracking.expire_days)
+    too_old = store.clock.now() - issued > timedelta(days=request.tracking.expire_days)
     if too_old or version < store.purge_horizon or version < store.token_floor(table.logical_name):
         raise expired_error(request, table)
 
@@ -159,7 +159,7 @@ def read_delta(request: ApiRequest, table: TableDef, state: PageState | None) ->
     if state is None:
         token = request.query.deltatoken or ""
         version, moment = parse_deltatoken(token)
-        _check_expiry(request, table, version, format_token_time(moment))
+        _check_expiry(request, table, version, moment)
         state = PageState(
             mode="delta",
             page=1,
@@ -219,7 +219,7 @@ def count_delta(request: ApiRequest, table: TableDef) -> int:
     """``$count?$deltatoken=``: how many entries the delta would return."""
     check_tracked_request(request, table)
     version, moment = parse_deltatoken(request.query.deltatoken or "")
-    _check_expiry(request, table, version, format_token_time(moment))
+    _check_expiry(request, table, version, moment)
     store = request.store
     return store.count_changes(table.logical_name, version, store.counter)
 
