@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,9 +210,11 @@ def sqlite_target(tmp_path: Path) -> Iterator[Target]:
     yield Target("sqlite:///demo.db", f"sqlite:///{tmp_path / 'demo.db'}", lambda name: f'"{name}"', "")
 
 
-def postgresql_target(tmp_path: Path) -> Iterator[Target]:
+@contextmanager
+def postgresql_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the local server (dropped afterwards); yields its URL."""
     psycopg = pytest.importorskip("psycopg")
-    name = f"dataexport_kill_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     try:
         server = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
     except psycopg.OperationalError as error:
@@ -220,10 +223,14 @@ def postgresql_target(tmp_path: Path) -> Iterator[Target]:
         server.execute(f'DROP DATABASE IF EXISTS "{name}"')
         server.execute(f'CREATE DATABASE "{name}"')
         try:
-            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-            yield Target(url, url.replace("postgresql://", "postgresql+psycopg://"), lambda n: f'"{n.lower()}"', "dbo.")
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgresql_target(tmp_path: Path) -> Iterator[Target]:
+    with postgresql_database("dataexport_kill") as url:
+        yield Target(url, url.replace("postgresql://", "postgresql+psycopg://"), lambda n: f'"{n.lower()}"', "dbo.")
 
 
 def mariadb_target(tmp_path: Path) -> Iterator[Target]:
@@ -336,37 +343,21 @@ def run_kill_loop(
 
 def test_demo_once_into_postgresql_with_one_setting(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) -> None:
     psycopg = pytest.importorskip("psycopg")
-    name = f"dataexport_demo_{os.getpid()}"
-    try:
-        admin_connection = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
-    with admin_connection:
-        admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin_connection.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-            environment = {**os.environ, "DATAEXPORT_DEMO_DESTINATION": url}
-            result = subprocess.run(
-                [
-                    DATAEXPORT,
-                    "demo",
-                    "--once",
-                    "--scale",
-                    "4",
-                    "--emulator-port",
-                    str(free_port()),
-                    "--data-dir",
-                    str(tmp_path / "var"),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=environment,
-            )
-            assert result.returncode == 0, result.stderr
-            with psycopg.connect(url) as connection:
-                assert connection.execute("SELECT count(*) FROM dbo.account").fetchone() == (4,)
-                assert connection.execute("SELECT count(*) FROM dbo.contact").fetchone() == (20,)
-        finally:
-            admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgresql_database("dataexport_demo") as url:
+        command = [
+            DATAEXPORT,
+            "demo",
+            "--once",
+            "--scale",
+            "4",
+            "--emulator-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "var"),
+        ]
+        environment = {**os.environ, "DATAEXPORT_DEMO_DESTINATION": url}
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+        assert result.returncode == 0, result.stderr
+        with psycopg.connect(url) as connection:
+            assert connection.execute("SELECT count(*) FROM dbo.account").fetchone() == (4,)
+            assert connection.execute("SELECT count(*) FROM dbo.contact").fetchone() == (20,)

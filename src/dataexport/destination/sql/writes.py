@@ -66,32 +66,29 @@ def table_clause(
     )
 
 
-def sqlite_upsert(
-    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
-) -> Executable:
-    """``INSERT ... ON CONFLICT(Id) DO UPDATE SET ... WHERE excluded.v > t.v OR t.v IS NULL`` (``>=``: rewrite)."""
-    statement = sqlite.insert(target)
-    stored, incoming = target.c[version_column], statement.excluded[version_column]
-    newer = incoming >= stored if rewrite_equal else incoming > stored
-    return statement.on_conflict_do_update(
-        index_elements=[target.c[id_column]],
-        set_={name: statement.excluded[name] for name in update_columns},
-        where=or_(stored.is_(None), newer),
-    )
+def on_conflict_upsert(
+    insert: Callable[[TableClause], Any],
+) -> Callable[[TableClause, str, str, Sequence[str], bool], Executable]:
+    """The guarded ``INSERT ... ON CONFLICT (Id) DO UPDATE SET ... WHERE t.v IS NULL OR excluded.v > t.v``
+    (``>=`` to rewrite equal versions) of a dialect whose ``insert`` has ``on_conflict_do_update``."""
+
+    def upsert(
+        target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
+    ) -> Executable:
+        statement = insert(target)
+        stored, incoming = target.c[version_column], statement.excluded[version_column]
+        newer = incoming >= stored if rewrite_equal else incoming > stored
+        return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+            index_elements=[target.c[id_column]],
+            set_={name: statement.excluded[name] for name in update_columns},
+            where=or_(stored.is_(None), newer),
+        )
+
+    return upsert
 
 
-def postgresql_upsert(
-    target: TableClause, id_column: str, version_column: str, update_columns: Sequence[str], rewrite_equal: bool
-) -> Executable:
-    """``INSERT ... ON CONFLICT ("id") DO UPDATE SET ... WHERE t.v IS NULL OR excluded.v > t.v``."""
-    statement = postgresql.insert(target)
-    stored, incoming = target.c[version_column], statement.excluded[version_column]
-    newer = incoming >= stored if rewrite_equal else incoming > stored
-    return statement.on_conflict_do_update(
-        index_elements=[target.c[id_column]],
-        set_={name: statement.excluded[name] for name in update_columns},
-        where=or_(stored.is_(None), newer),
-    )
+sqlite_upsert = on_conflict_upsert(sqlite.insert)
+postgresql_upsert = on_conflict_upsert(postgresql.insert)
 
 
 def mysql_upsert(
