@@ -30,6 +30,7 @@ TABLES = {
     "failure_ledger",
     "seen_ids",
     "throttle_identities",
+    "resync_runs",
     "throttle_buckets",
 }
 
@@ -109,4 +110,4 @@ def test_migrations_ship_inside_the_package() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert location.parent.name == "store"
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"

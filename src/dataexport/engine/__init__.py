@@ -8,6 +8,7 @@ composition happens in the CLI or the service.
 - :mod:`.pages`, :mod:`.writes`: writing a page in batches under the version and tombstone guards.
 - :mod:`.failures`, :mod:`.failure_log`, :mod:`.failure_store`: the record retry rules and the failure log.
 - :mod:`.rebaseline`: re-baseline causes and the delete sweep.
+- :mod:`.resync`: ``resyncfailed`` runs: start, status, outcome counts.
 - :mod:`.schema_sync`: metadata, DDL and schema changes per subject.
 - :mod:`.reader`: the prefetching page reader thread.
 - :mod:`.runner`, :mod:`.polling`: the profile runner and its adaptive polling.
@@ -17,6 +18,7 @@ composition happens in the CLI or the service.
 from dataexport.engine.failure_store import FailureStore, LocalFailureStore
 from dataexport.engine.observer import NullObserver, SyncObserver
 from dataexport.engine.rebaseline import RebaselineCause, request_rebaseline
+from dataexport.engine.resync import ResyncNotActive, ResyncStatus, resync_status, start_resync
 from dataexport.engine.runner import ProfileRunner, RunSummary
 from dataexport.engine.settings import EngineSettings
 from dataexport.engine.step import StepOutcome, StepStatus, SyncStep
@@ -28,10 +30,14 @@ __all__ = [
     "NullObserver",
     "ProfileRunner",
     "RebaselineCause",
+    "ResyncNotActive",
+    "ResyncStatus",
     "RunSummary",
     "StepOutcome",
     "StepStatus",
     "SyncObserver",
     "SyncStep",
     "request_rebaseline",
+    "resync_status",
+    "start_resync",
 ]

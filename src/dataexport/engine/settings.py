@@ -44,6 +44,8 @@ class EngineSettings:
         max_pages_per_step: pages one step reads before it yields its worker (None: the whole read
             sequence), so a large initial sync never starves other subjects' deltas; the next step resumes
             from the saved link.
+        write_record_data: write each given-up record as read under the failure store's ``data/`` folder
+            (DES §8.4); off for privacy.
     """
 
     batch_size: int = 1000
@@ -60,6 +62,7 @@ class EngineSettings:
     unavailable_backoff: Backoff = UNAVAILABLE_BACKOFF
     once_attempts: int = 5
     max_pages_per_step: int | None = 50
+    write_record_data: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.workers < 1 or self.prefetch_pages < 1 or self.once_attempts < 1:

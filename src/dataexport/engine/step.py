@@ -27,6 +27,7 @@ from dataexport.engine.context import SyncContext
 from dataexport.engine.failure_log import record_subject_failure
 from dataexport.engine.failures import RecordFailures
 from dataexport.engine.rebaseline import RebaselineCause, rebaseline_cause, start_rebaseline, table_has_rows
+from dataexport.engine.resync import settle_latest_run
 from dataexport.engine.schema_sync import SchemaSync, SubjectSchema
 from dataexport.engine.sequence import UNTRACKED_LINK, SequenceEnd, SequenceRun, StepLease, lag_seconds
 from dataexport.errors import DestinationAccessDenied, DestinationUnavailable, TerminalError, TransientError
@@ -154,6 +155,8 @@ class SyncStep:
             )
         except TransientError as conflict:  # the state moved meanwhile: decide again at the next step
             return StepOutcome(key, StepStatus.RETRY, state.phase, error=str(conflict))
+        with suppress(TransientError):  # a resyncfailed run waiting only on this subject is over (DES §8.7)
+            settle_latest_run(self._context.store, key.profile_id, self._context.clock())
         self._context.observer.on_phase(key, EntityPhase.FAILED)
         return StepOutcome(key, StepStatus.FAILED, failed.phase, step.received, step.pages, message)
 

@@ -33,6 +33,7 @@ from dataexport.store.values import (
     LinkKind,
     Purged,
     QueuedRecord,
+    ResyncRun,
     RetryItem,
     SyncKey,
     SyncKind,
@@ -336,6 +337,46 @@ class ThrottleBudget(Protocol):
         ...
 
 
+class ResyncRuns(Protocol):
+    """``resyncfailed`` runs (DES §8.7, §2.2 ``Resync``): at most one running per profile."""
+
+    def start(self, profile_id: str, now: datetime) -> ResyncRun:
+        """Start a run in one transaction: re-attempt every ``Failed`` subject (as :meth:`reactivate_failed`)
+        and queue every failed record of the profile's subjects not ``Removed``, due ``now``, with no attempt
+        counted yet and the run's id; the ids stay in their failed sets until they sync. A record already
+        queued keeps its entry. With nothing queued the run is ``Completed`` at once.
+
+        A running run with no entry left that can still settle (a crash, or its subjects failed) is
+        completed first.
+
+        Raises:
+            ResyncInProgress: another run of the profile is running; nothing was written.
+        """
+        ...
+
+    def latest(self, profile_id: str) -> ResyncRun | None:
+        """The profile's most recently started run, or None if it never had one."""
+        ...
+
+    def queued_runs(self, key: SyncKey, record_ids: Iterable[str]) -> dict[str, str]:
+        """The run id of each of ``record_ids`` whose retry-queue entry belongs to a run (others are absent)."""
+        ...
+
+    def record_outcome(self, run_id: str, succeeded: int, failed: int) -> None:
+        """Add to the run's ``Succeeded`` and ``Failed`` counts (atomic increments). No-op for an unknown run."""
+        ...
+
+    def complete_if_done(self, run_id: str, now: datetime) -> ResyncRun | None:
+        """Complete the run at ``now`` if none of its entries waits in a subject that is not ``Failed`` or
+        ``Removed``. Idempotent; returns the run (None if unknown)."""
+        ...
+
+    def reactivate_failed(self, profile_id: str) -> list[SyncKey]:
+        """Move every ``Failed`` subject of the profile to ``Delta`` (a delta link is saved) or ``InitialSync``
+        (its read resumes from the saved link, or restarts), keeping links and counters; returns them."""
+        ...
+
+
 class Store(Protocol):
     """The control database as the engine and the API see it: one repository per concern."""
 
@@ -379,8 +420,14 @@ class Store(Protocol):
         """Shared Dataverse budgets."""
         ...
 
+    @property
+    def resyncs(self) -> ResyncRuns:
+        """``resyncfailed`` runs."""
+        ...
+
     def purge_expired(self) -> Purged:
-        """Delete tombstones and ledger entries past their 30-day retention (DES §7.5, §8.5). Idempotent."""
+        """Delete tombstones and ledger entries past their retention (30 days by default, a setting of the
+        store; DES §7.5, §8.5). Failed sets and retry queues are state and never purged. Idempotent."""
         ...
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from dataexport.store.ledger import SqlLedger
 from dataexport.store.migrate import upgrade_to_head
 from dataexport.store.organizations import SqlOrganizations
 from dataexport.store.profiles import SqlProfiles
+from dataexport.store.resync_runs import SqlResyncRuns
 from dataexport.store.retry_queue import SqlRetryQueue
 from dataexport.store.seen_set import SqlSeenSets
 from dataexport.store.sync_state import SqlSyncStates
@@ -28,8 +29,9 @@ LEDGER_RETENTION = timedelta(days=30)
 class ControlStore:
     """An open control database (:class:`~dataexport.store.base.Store`), plus profiles and organizations."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, ledger_retention: timedelta = LEDGER_RETENTION) -> None:
         self.database = database
+        self.ledger_retention = ledger_retention
         self.states = SqlSyncStates(database)
         self.leases = SqlLeases(database)
         self.tombstones = SqlTombstones(database)
@@ -38,6 +40,7 @@ class ControlStore:
         self.ledger = SqlLedger(database)
         self.seen = SqlSeenSets(database)
         self.throttle = SqlThrottleBudget(database)
+        self.resyncs = SqlResyncRuns(database)
         self.organizations = SqlOrganizations(database)
         self.profiles = SqlProfiles(database)
 
@@ -46,7 +49,7 @@ class ControlStore:
         now = self.database.now()
         return Purged(
             tombstones=self.tombstones.purge(now - TOMBSTONE_RETENTION),
-            ledger_entries=self.ledger.purge(now - LEDGER_RETENTION),
+            ledger_entries=self.ledger.purge(now - self.ledger_retention),
         )
 
     def close(self) -> None:
@@ -63,10 +66,15 @@ class ControlStore:
 
 
 def open_store(
-    url: str, *, clock: Clock = system_clock, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT
+    url: str,
+    *,
+    clock: Clock = system_clock,
+    busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+    ledger_retention: timedelta = LEDGER_RETENTION,
 ) -> ControlStore:
     """Open the control database at ``url`` and migrate it to the newest schema.
 
+    ``ledger_retention`` is how long failure-ledger entries are kept (DES §8.5: 30 days).
     Idempotent and safe when several processes start at once (the upgrade holds a database lock).
     ``postgresql://`` URLs use psycopg 3; SQLite files (and their folder) are created if missing.
 
@@ -82,4 +90,4 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return ControlStore(Database(engine, clock))
+    return ControlStore(Database(engine, clock), ledger_retention=ledger_retention)

@@ -3,7 +3,8 @@
 TransientError
 ├── LeaseLost              the step's lease expired or was taken over: stop the step, write nothing more
 ├── StateConflict          the sync state changed since it was loaded (stale revision): reload, decide again
-└── ControlDatabaseBusy    lock wait timed out, deadlock, connection lost: nothing committed, call again
+├── ControlDatabaseBusy    lock wait timed out, deadlock, connection lost: nothing committed, call again
+└── ResyncInProgress       a resyncfailed run of the profile is still running: call again once it completed
 TerminalError
 └── ControlDatabaseFault   a statement the control database refused for no transient reason (a bug,
                            a damaged file, a missing table, a constraint)
@@ -28,3 +29,7 @@ class ControlDatabaseBusy(TransientError):
 
 class ControlDatabaseFault(TerminalError):
     """The control database refused a statement for a reason no rule classifies (a bug or a damaged file)."""
+
+
+class ResyncInProgress(TransientError):
+    """A ``resyncfailed`` run of the profile is still running (DES §8.7): wait until it completed, then retry."""

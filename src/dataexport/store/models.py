@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 from dataexport.domain.failures import ChangeType
 from dataexport.domain.sync import EntityPhase
-from dataexport.store.values import FailureLog, LinkKind, SyncKey, SyncKind
+from dataexport.store.values import FailureLog, LinkKind, ResyncState, SyncKey, SyncKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -71,7 +72,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _enum(cls: type[SyncKind | EntityPhase | LinkKind | ChangeType | FailureLog], length: int) -> Enum:
+def _enum(cls: type[SyncKind | EntityPhase | LinkKind | ChangeType | FailureLog | ResyncState], length: int) -> Enum:
     """A StrEnum stored as its value in a plain VARCHAR (no native enum type to migrate)."""
     return Enum(
         cls, native_enum=False, create_constraint=False, length=length, values_callable=lambda e: [m.value for m in e]
@@ -89,9 +90,11 @@ class Base(DeclarativeBase):
 class SubjectKey:
     """The key columns of every per-subject table."""
 
-    profile_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
-    kind: Mapped[SyncKind] = mapped_column(_enum(SyncKind, 16), primary_key=True)
-    entity: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    # sort_order puts the key columns first, so the primary key reads (profile_id, kind, entity, record_id)
+    # for ``session.get``; mixin columns would otherwise follow the table's own.
+    profile_id: Mapped[str] = mapped_column(String(ID), primary_key=True, sort_order=-3)
+    kind: Mapped[SyncKind] = mapped_column(_enum(SyncKind, 16), primary_key=True, sort_order=-2)
+    entity: Mapped[str] = mapped_column(String(NAME), primary_key=True, sort_order=-1)
 
     @classmethod
     def is_key(cls, key: SyncKey) -> ColumnElement[bool]:
@@ -189,6 +192,8 @@ class RetryQueueRow(SubjectKey, Base):
     last_error: Mapped[str] = mapped_column(Text)
     notification_time: Mapped[datetime]
     first_failed_at: Mapped[datetime]
+    # Set while the entry belongs to a resyncfailed run (DES §8.7); its outcome counts for that run.
+    resync_run_id: Mapped[str | None] = mapped_column(String(ID), index=True)
 
 
 class FailedRecordRow(SubjectKey, Base):
@@ -245,3 +250,30 @@ class ThrottleBucketRow(Base):
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     server_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+#: The condition of the partial unique index that allows one running resync per profile.
+RUNNING_RESYNC = "state = 'Running'"
+
+
+class ResyncRunRow(Base):
+    __tablename__ = "resync_runs"
+    __table_args__ = (
+        Index("ix_resync_runs_profile_started", "profile_id", "started_at"),
+        Index(
+            "uq_resync_runs_running",
+            "profile_id",
+            unique=True,
+            sqlite_where=text(RUNNING_RESYNC),
+            postgresql_where=text(RUNNING_RESYNC),
+        ),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(ID))
+    state: Mapped[ResyncState] = mapped_column(_enum(ResyncState, 16))
+    queued_records: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]

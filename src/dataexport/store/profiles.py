@@ -1,7 +1,7 @@
 """Stored export profiles (DES §2.1): the profile's JSON document plus indexed columns.
 
 Deleting a profile removes, in one transaction, its sync state, leases, tombstones, retry queue, failed sets,
-seen-sets and ledger (DES §4.2); the destination is never touched.
+seen-sets, ledger and resync runs (DES §4.2); the destination is never touched.
 """
 
 from __future__ import annotations
@@ -15,13 +15,23 @@ from dataexport.store.models import (
     LeaseRow,
     LedgerRow,
     ProfileRow,
+    ResyncRunRow,
     RetryQueueRow,
     SeenIdRow,
     TombstoneRow,
 )
 from dataexport.store.transactions import Database
 
-_PROFILE_DATA = (EntityStateRow, LeaseRow, TombstoneRow, RetryQueueRow, FailedRecordRow, SeenIdRow, LedgerRow)
+_PROFILE_DATA = (
+    EntityStateRow,
+    LeaseRow,
+    TombstoneRow,
+    RetryQueueRow,
+    FailedRecordRow,
+    SeenIdRow,
+    LedgerRow,
+    ResyncRunRow,
+)
 
 
 def to_profile(row: ProfileRow) -> ExportProfile:

@@ -44,6 +44,13 @@ class FailureLog(StrEnum):
     FORCE_REFRESH = "forcerefreshfailurelog"
 
 
+class ResyncState(StrEnum):
+    """The state of a ``resyncfailed`` run (DES §2.2 ``Resync.State``, §8.7)."""
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncKey:
     """Identifies one sync subject: (profile, kind, name). Entity names are lowercase logical names."""
@@ -252,3 +259,27 @@ class Purged:
 
     tombstones: int = 0
     ledger_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncRun:
+    """One ``resyncfailed`` run of a profile (DES §8.7, §2.2 ``Resync``).
+
+    Attributes:
+        run_id: lowercase GUID.
+        profile_id: the profile it re-attempts.
+        state: ``Running`` until none of its queued records remains, then ``Completed``.
+        queued_records: failed records put in the retry queue when it started.
+        succeeded: records that synced (their id left the failed set).
+        failed: records given up again (a line under ``forcerefreshfailurelog/``).
+        started_at: when it started; completed_at: when it completed, or None while running.
+    """
+
+    run_id: str
+    profile_id: str
+    state: ResyncState
+    queued_records: int
+    succeeded: int
+    failed: int
+    started_at: datetime
+    completed_at: datetime | None = None
