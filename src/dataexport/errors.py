@@ -154,3 +154,17 @@ class SecretUnavailable(TransientError):
 
     The message names the reference and what to do, never the secret's value.
     """
+
+
+class SecretNotFound(TerminalError):
+    """A Key Vault secret reference names a secret (or vault) that does not exist; fix the reference.
+
+    The message names the reference, never a value.
+    """
+
+
+class SecretAccessDenied(TerminalError):
+    """The secret store refused the service identity (no token, no Get permission, host not accepted).
+
+    The message names the reference and what to grant or fix, never a value.
+    """
