@@ -175,6 +175,19 @@ class EntitySummary:
     primary_id: str
     change_tracking: bool
     is_intersect: bool
+    schema_name: str | None = None
+    display_name: str | None = None
+    is_private: bool = False
+
+    @property
+    def is_exportable(self) -> bool:
+        """Whether a profile may select it (DES §3.3): tracked, not private, not an intersect, not activitypointer."""
+        return (
+            self.change_tracking
+            and not self.is_private
+            and not self.is_intersect
+            and self.logical_name != "activitypointer"
+        )
 
 
 @dataclass(frozen=True, slots=True)

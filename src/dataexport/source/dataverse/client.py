@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -47,6 +48,7 @@ from dataexport.source.dataverse.responses import BodyError, parse_json
 from dataexport.source.dataverse.retry import Request, RequestRunner
 from dataexport.source.dataverse.throttle import BudgetLedger, ThrottleGate
 from dataexport.source.dataverse.transport import Reply, Transport, build_http_client
+from dataexport.source.dataverse.users import SystemUserAccess, read_system_user_access
 from dataexport.source.errors import (
     DeltaTokenExpired,
     LinkRejected,
@@ -57,6 +59,7 @@ from dataexport.source.errors import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class DataverseSource:
@@ -120,6 +123,19 @@ class DataverseSource:
         """See :meth:`dataexport.source.base.Source.who_am_i`."""
         return self._get(who_am_i_url(self._root), parse_caller)
 
+    def system_user_roles(
+        self, *, object_id: str | None = None, application_id: str | None = None
+    ) -> SystemUserAccess | None:
+        """The ``systemuser`` with Entra ``object_id`` (a person) or ``applicationid`` ``application_id`` (an
+        application user) and the role templates it holds directly or through teams; ``None`` when the
+        organization has no such user. Give exactly one id (``ValueError`` otherwise).
+
+        Raises:
+            SourceUnavailable: Dataverse could not answer now.
+            SourceRequestRefused: the service's own identity may not read users, roles or teams.
+        """
+        return read_system_user_access(self._get, self._root, object_id=object_id, application_id=application_id)
+
     def entities(self) -> tuple[EntitySummary, ...]:
         """See :meth:`dataexport.source.base.Source.entities`."""
         return self._get(entities_url(self._root), parse_entities)
@@ -155,6 +171,31 @@ class DataverseSource:
         items = self._get(metadata.many_to_many_url(self._root, logical_name), metadata.parse_collection)
         relationships = (metadata.parse_relationship(item) for item in items)
         return tuple(sorted(relationships, key=lambda relationship: relationship.schema_name))
+
+    def find_many_to_many(self, schema_name: str) -> ManyToManyRelationship | None:
+        """The N:N relationship named ``schema_name`` (compared as Dataverse does, case-insensitively), or None
+        when the organization has none by that name (or the name cannot be one)."""
+        if not _SCHEMA_NAME.match(schema_name):
+            return None
+        condition = quote(f"SchemaName eq '{schema_name}'", safe="'")
+        url = (
+            f"{self._root}RelationshipDefinitions/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata"
+            f"?$select={','.join(metadata.RELATIONSHIP_PROPERTIES)}&$filter={condition}"
+        )
+        items = self._get(url, metadata.parse_collection)
+        return metadata.parse_relationship(items[0]) if items else None
+
+    def probe(self, entity: EntitySummary) -> None:
+        """Read at most one row of ``entity``, primary key only (``$top=1``): proves the app user may read it.
+
+        Raises:
+            SourceRequestRefused: the read was refused (403 privilege missing, 404 entity gone).
+            SourceUnavailable: Dataverse could not answer now.
+        """
+        if not _SCHEMA_NAME.match(entity.entity_set_name) or not _SCHEMA_NAME.match(entity.primary_id):
+            raise InvalidIdentifier(f"Entity '{entity.logical_name}' has an invalid entity set or primary key name")
+        url = f"{self._root}{entity.entity_set_name}?$select={entity.primary_id}&$top=1"
+        self._get(url, metadata.parse_collection, entity=entity.logical_name)
 
     def _intersect_keys(self, logical_name: str) -> tuple[str, str] | None:
         items = self._get(metadata.intersect_url(self._root, logical_name), metadata.parse_collection)

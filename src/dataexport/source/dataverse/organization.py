@@ -23,7 +23,9 @@ _CHANGES_QUERY = json.dumps(
     },
     separators=(",", ":"),
 )
-_SUMMARY_PROPERTIES = "LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled,IsIntersect"
+_SUMMARY_PROPERTIES = (
+    "LogicalName,SchemaName,DisplayName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled,IsIntersect,IsPrivate"
+)
 
 
 def organization_url(root: str) -> str:
@@ -86,6 +88,9 @@ def parse_entities(document: object) -> tuple[EntitySummary, ...]:
             primary_id=str(item.get("PrimaryIdAttribute") or ""),
             change_tracking=item.get("ChangeTrackingEnabled") is True,
             is_intersect=item.get("IsIntersect") is True,
+            schema_name=_optional(item, "SchemaName"),
+            display_name=_label_text(item.get("DisplayName")),
+            is_private=item.get("IsPrivate") is True,
         )
         for item in parse_collection(document)
         if isinstance(item.get("LogicalName"), str) and isinstance(item.get("EntitySetName"), str)
@@ -117,6 +122,14 @@ def _object(document: object) -> Mapping[str, object]:
     if not isinstance(document, Mapping):
         raise BodyError("invalid_page", "the answer is not a JSON object")
     return document
+
+
+def _label_text(value: object) -> str | None:
+    """The user-localized text of a label object, if any."""
+    if not isinstance(value, Mapping):
+        return None
+    label = value.get("UserLocalizedLabel")
+    return _optional(label, "Label") if isinstance(label, Mapping) else None
 
 
 def _optional(document: Mapping[str, object], key: str) -> str | None:
