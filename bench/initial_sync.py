@@ -51,10 +51,11 @@ import httpx
 import orjson
 import psutil
 
-from dataexport.cli.bootstrap import absolute_sqlite_url, build_runtime, build_source
+from dataexport.cli.bootstrap import build_runtime, build_source
 from dataexport.config.profile_file import load_profile_file
 from dataexport.destination.sql.destination import SqlDestination
 from dataexport.destination.sql.engine import create_destination_engine
+from dataexport.destination.sql.urls import absolute_sqlite_url
 from dataexport.domain.changes import Delete, Upsert, row_to_values
 from dataexport.engine import EngineSettings
 from dataexport.secrets.local import LocalSecretStore

@@ -76,6 +76,10 @@ class ExportProfile(_DesModel):
     activation_mode: ActivationMode | None = None
     created_on: datetime | None = None
     modified_on: datetime | None = None
+    # Internal, never part of the public Profile JSON: the first activation freezes SchemaName and TablePrefix
+    # (§2.1); the last profile-wide error is the status block's LastError (§2.2).
+    first_activated_on: datetime | None = None
+    last_error: str | None = None
 
     @property
     def retry_policy(self) -> RetryPolicy:

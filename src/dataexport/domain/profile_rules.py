@@ -81,7 +81,8 @@ def _typed_values(body: Mapping[object, object], details: Details) -> dict[str, 
     for name, type_name in _FIELD_TYPES.items():
         value = body.get(name)
         if value is not None and not _JSON_TYPES[type_name](value):
-            details.append(_detail(name, "InvalidType", f"{name} must be a {type_name}."))
+            article = "an" if type_name[0] in "aeiou" else "a"
+            details.append(_detail(name, "InvalidType", f"{name} must be {article} {type_name}."))
             value = _MISSING
         values[name] = value
     return values

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -101,3 +102,13 @@ def _ado_net(text: str) -> URL:
         database=fields["database"],
         query=query,
     )
+
+
+def absolute_sqlite_url(url: str, data_dir: Path) -> str:
+    """``sqlite:///name.db`` (three slashes) is relative to the data directory (des.md §1.7); others unchanged."""
+    if not url.lower().startswith("sqlite:"):
+        return url  # other engines' strings (URLs or ADO.NET) go to the destination as they are
+    parsed = make_url(url)
+    if not parsed.database or Path(parsed.database).is_absolute():
+        return url
+    return parsed.set(database=str((data_dir / parsed.database).resolve())).render_as_string(hide_password=False)
