@@ -27,9 +27,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from dataexport.cli.bootstrap import absolute_sqlite_url
 from dataexport.cli.demo import prepare_demo
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess
+from dataexport.destination.sql.urls import absolute_sqlite_url
 from dataexport.store import open_store
 
 DATAEXPORT = str(Path(sys.executable).parent / "dataexport")
@@ -179,6 +179,8 @@ def test_demo_once_smoke(emulator: tuple[EmulatorInfo, Path], tmp_path: Path) ->
             "5",
             "--emulator-port",
             str(port),
+            "--port",
+            str(free_port()),
             "--data-dir",
             str(tmp_path / "var"),
         ],
@@ -351,6 +353,8 @@ def test_demo_once_into_postgresql_with_one_setting(emulator: tuple[EmulatorInfo
             "--scale",
             "4",
             "--emulator-port",
+            str(free_port()),
+            "--port",
             str(free_port()),
             "--data-dir",
             str(tmp_path / "var"),

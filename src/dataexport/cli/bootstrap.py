@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from dataexport.config.profile_file import NIL_ORGANIZATION, ProfileFile
 from dataexport.destination.sql.destination import SqlDestination
 from dataexport.destination.sql.engine import create_destination_engine
+from dataexport.destination.sql.urls import absolute_sqlite_url
 from dataexport.domain.profile import ExportProfile
 from dataexport.domain.secret_refs import parse_secret_reference
 from dataexport.engine import EngineSettings, LocalFailureStore, ProfileRunner, SyncObserver
@@ -28,16 +28,6 @@ from dataexport.store.control import ControlStore, open_store
 
 class OrganizationMismatch(TerminalError):
     """The organization answering at the URL is not the one the profile names."""
-
-
-def absolute_sqlite_url(url: str, data_dir: Path) -> str:
-    """``sqlite:///name.db`` (three slashes) is relative to the data directory (des.md §1.7); others unchanged."""
-    if not url.lower().startswith("sqlite:"):
-        return url  # other engines' strings (URLs or ADO.NET) go to the destination as they are
-    parsed = make_url(url)
-    if not parsed.database or Path(parsed.database).is_absolute():
-        return url
-    return parsed.set(database=str((data_dir / parsed.database).resolve())).render_as_string(hide_password=False)
 
 
 @dataclass

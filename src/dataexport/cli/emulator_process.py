@@ -12,9 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 START_TIMEOUT_S = 300.0
 
@@ -32,6 +34,19 @@ class EmulatorInfo:
     client_id: str
     client_secret: str
     ca_path: Path | None
+    admin_key: str = field(default="", repr=False)
+
+    def mint_token(self, *, user: str, audience: str, expires_in: int = 3599) -> str:
+        """A bearer token the emulator signs for one of its sample users (``admin``, ``user``...) or ``app``."""
+        response = httpx.post(
+            f"{self.base_url}/_emulator/tokens",
+            json={"user": user, "aud": audience, "expires_in": expires_in},
+            headers={"X-Emulator-Admin-Key": self.admin_key},
+            verify=str(self.ca_path) if self.ca_path else True,
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
 
 def emulator_executable() -> str:
@@ -113,6 +128,7 @@ class EmulatorProcess:
                     client_id=str(data["client_id"]),
                     client_secret=str(data["client_secret"]),
                     ca_path=Path(str(data["ca_path"])) if data.get("ca_path") else None,
+                    admin_key=str(data.get("admin_key", "")),
                 )
             time.sleep(0.2)
         self.__exit__()

@@ -10,9 +10,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from dataexport.cli.api_commands import orgs_app, profiles_app
 from dataexport.cli.bootstrap import build_runtime
 from dataexport.cli.demo import DEFAULT_DESTINATION, run_demo
 from dataexport.cli.progress import ProgressDisplay
+from dataexport.cli.serve import load_config
+from dataexport.cli.serve import serve as serve_service
 from dataexport.config.profile_file import ProfileFile, ProfileFileError, load_profile_file
 from dataexport.engine import RunSummary
 from dataexport.errors import DataExportError, TerminalError
@@ -24,6 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(orgs_app, name="orgs")
 console = Console(stderr=True)
 
 
@@ -87,11 +92,26 @@ def sync(
 
 
 @app.command()
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Service configuration (TOML); default: $DATAEXPORT_CONFIG, else ./dataexport.toml."),
+    ] = None,
+) -> None:
+    """Run the Data Export Service: the REST API and every Active profile's sync, until interrupted."""
+    loaded = load_config(config, console)
+    if loaded is None:
+        raise typer.Exit(2)
+    raise typer.Exit(serve_service(loaded, console))
+
+
+@app.command()
 def demo(
     once: Annotated[bool, typer.Option(help="Stop after the initial sync (a smoke test).")] = False,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps everything.")] = Path("var"),
     scale: Annotated[int, typer.Option(min=1, help="Accounts in the demo organization (first run only).")] = 50,
     emulator_port: Annotated[int, typer.Option(help="Port of the local Dataverse emulator.")] = 8443,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the service's REST API.")] = 8080,
     destination: Annotated[
         str,
         typer.Option(
@@ -100,13 +120,14 @@ def demo(
         ),
     ] = DEFAULT_DESTINATION,
 ) -> None:
-    """The embedded demo: a local Dataverse emulator with a sample organization, replicated into SQLite."""
+    """The embedded demo: a Dataverse emulator with a sample organization, the service, and a demo profile
+    created and activated through the REST API, replicating into SQLite."""
     code = run_demo(
         data_dir,
         once=once,
         scale=scale,
         port=emulator_port,
-        sync=sync_profile,
+        service_port=port,
         console=console,
         destination=destination,
     )
