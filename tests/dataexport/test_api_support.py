@@ -9,6 +9,7 @@ calls to Dataverse, the issuer's JWKS and the destination are real). Tokens are 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import warnings
@@ -106,14 +107,42 @@ def write_service_config(
     return load_service_config(path, environ={})
 
 
+class SecretWatch(logging.Handler):
+    """Collects every log record while a service runs; :meth:`check` fails on any secret value in a record or
+    a response body (DES §1.7: a secret never appears in a response, a log line or an exception message)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.secrets = [secret for secret in secrets if secret]
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.lines.append(str(record.msg))
+
+    def check(self, text: str, where: str) -> None:
+        for secret in self.secrets:
+            assert secret not in text, f"a secret value appears in {where}"
+
+    def check_logs(self) -> None:
+        for line in self.lines:
+            self.check(line, "a log line")
+
+
 @dataclass
 class ServiceEnv:
-    """A built (and optionally started) service runtime and an in-process client to its API."""
+    """A built (and optionally started) service runtime and an in-process client to its API.
+
+    Every response :meth:`call` returns has been checked for secret values (``watch``).
+    """
 
     info: EmulatorInfo
     root: Path
     runtime: ServiceRuntime
     client: TestClient
+    watch: SecretWatch
 
     @property
     def org_id(self) -> str:
@@ -143,8 +172,12 @@ class ServiceEnv:
             sent["Authorization"] = f"Bearer {token if '.' in token else self.token(token)}"
         if content is not None:
             sent.setdefault("Content-Type", "application/json")
-            return self.client.request(method, path, params=params, content=content, headers=sent)
-        return self.client.request(method, path, params=params, json=json_body, headers=sent)
+            response = self.client.request(method, path, params=params, content=content, headers=sent)
+        else:
+            response = self.client.request(method, path, params=params, json=json_body, headers=sent)
+        self.watch.check(response.text, f"the response to {method} {path}")
+        self.watch.check(str(response.headers), f"the headers of the response to {method} {path}")
+        return response
 
     def accept_terms(self) -> None:
         response = self.call("POST", f"{METADATA}/acceptprivacyterms", params={"organizationId": self.org_id})
@@ -175,18 +208,39 @@ class ServiceEnv:
 
 @contextmanager
 def service_env(
-    root: Path, info: EmulatorInfo, *, start: bool = False, extra: str = "", destination: str = "sqlite:///replica.db"
+    root: Path,
+    info: EmulatorInfo,
+    *,
+    start: bool = False,
+    extra: str = "",
+    destination: str = "sqlite:///replica.db",
+    secrets: tuple[str, ...] = (),
 ) -> Iterator[ServiceEnv]:
-    """The service over ``info``'s emulator; ``start`` also starts the scheduler (profiles really sync)."""
+    """The service over ``info``'s emulator; ``start`` also starts the scheduler (profiles really sync).
+
+    Log records of every logger are captured while it runs and checked for the organization's client secret,
+    the destination connection string and ``secrets`` when the block ends.
+    """
     config = write_service_config(root, info, extra=extra, destination=destination)
-    runtime = build_runtime(config)
+    watched = [info.client_secret, *secrets] + ([destination] if "://" in destination else [])
+    watch = SecretWatch(watched)
+    logger = logging.getLogger()
+    logger.addHandler(watch)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
     try:
-        if start:
-            runtime.start()
-        with TestClient(runtime.app(), base_url=TEST_SERVER, raise_server_exceptions=False) as client:
-            yield ServiceEnv(info, root, runtime, client)
+        runtime = build_runtime(config)
+        try:
+            if start:
+                runtime.start()
+            with TestClient(runtime.app(), base_url=TEST_SERVER, raise_server_exceptions=False) as client:
+                yield ServiceEnv(info, root, runtime, client, watch)
+        finally:
+            runtime.close()
     finally:
-        runtime.close()
+        logger.removeHandler(watch)
+        logger.setLevel(previous)
+    watch.check_logs()
 
 
 def body_of(response: httpx.Response) -> dict[str, Any]:
