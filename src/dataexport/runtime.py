@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,7 @@ def build_runtime(
             organization=lambda org_id: _configured(organizations, org_id),
             settings=lambda profile: _engine_settings(config, profile),
             host_suffixes=suffixes,
+            slots=threading.BoundedSemaphore(config.sync.workers),
         )
         scheduler = Scheduler(
             _ProfileRecords(store),
@@ -249,7 +251,7 @@ def _engine_settings(config: ServiceConfig, profile: ExportProfile) -> EngineSet
         workers=config.sync.workers,
         min_interval=config.polling.min_interval,
         max_interval=config.polling.max_interval,
-        untracked_reread_interval=timedelta(seconds=config.sync.untracked_reread_interval),
+        untracked_reread_interval=timedelta(minutes=config.sync.untracked_reread_interval),
         write_record_data=config.failure_store.write_record_data,
     )
 

@@ -113,6 +113,48 @@ def test_two_runners_on_one_profile_never_run_the_same_subject_at_once(tmp_path:
     assert len(destination.rows(CONTACT)) == 24
 
 
+class TotalOverlap(OverlapSource):
+    """Also measures how many reads of any entity ran at once."""
+
+    def __init__(self, schemas: list[EntitySchema]) -> None:
+        super().__init__(schemas)
+        self.running = 0
+        self.peak = 0
+
+    def read_page(self, schema: EntitySchema, link: Link | None = None) -> Page:
+        with self._guard:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            return super().read_page(schema, link)
+        finally:
+            with self._guard:
+                self.running -= 1
+
+
+def test_shared_slots_bound_the_steps_running_at_once_across_runners(tmp_path: Path) -> None:
+    clock = Clock(start_time())
+    source = TotalOverlap([simple_schema(CONTACT), account_schema(), lead_schema()])
+    for entity, pk in ((CONTACT, "contactid"), ("account", "accountid"), ("lead", "leadid")):
+        pages = [[scripted_row(pk, guid(page * 10 + n), page * 10 + n) for n in range(3)] for page in range(1, 5)]
+        source.script_baseline(entity, *pages)
+    profile = make_profile().model_copy(update={"entities": make_profile(relationships=True).entities})
+    slots = threading.BoundedSemaphore(2)
+    with open_store(f"sqlite:///{tmp_path / 'control.db'}", clock=clock) as store:
+        destination = MemoryDestination(clock=clock)
+        runner = Harness(tmp_path, clock, store, source, destination, profile, FAST).runner(
+            settings=replace(FAST, workers=3), sleep=time.sleep, slots=slots
+        )
+        assert runner.run_once().ok
+        stop = threading.Event()
+        stop.set()
+        assert runner.step(SyncKey(profile.id, CONTACT, SyncKind.ENTITY), stop).status is StepStatus.PAUSED
+
+    assert source.peak <= 2  # three workers, two slots
+    assert len(destination.rows(CONTACT)) == 12
+    assert slots.acquire(blocking=False) and slots.acquire(blocking=False)  # every slot was given back
+
+
 def test_a_subject_whose_lease_another_worker_holds_is_not_touched(harness: Harness) -> None:
     harness.source.script_baseline(CONTACT, [contact_row(1, 11)])
     harness.store.leases.acquire(harness.key(), "someone-else", timedelta(hours=1))

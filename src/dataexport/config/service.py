@@ -220,7 +220,8 @@ class PollingConfig(BaseModel):
 
 
 class SyncConfig(BaseModel):
-    """Sync scheduling: the untracked re-read interval (minutes, §6.6) and the worker threads."""
+    """Sync scheduling: the untracked re-read interval (minutes, §6.6) and ``workers``, the steps that run at
+    once across every profile of the service (each profile's runner also uses at most that many threads)."""
 
     model_config = _MODEL
     untracked_reread_interval: Annotated[float, Field(gt=0)] = 60.0

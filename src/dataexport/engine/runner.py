@@ -75,6 +75,8 @@ class ProfileRunner:
         sleep: waits of ``run_once`` (backoff, a busy lease); tests pass a fake one.
         observer: progress callbacks.
         jitter: uniform random numbers in [0, 1] for the backoff.
+        slots: shared by every runner of a process (``serve``), it bounds the steps running at once across
+            all profiles; a step waits for a slot (pausing when stopped meanwhile). None: only ``workers``.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class ProfileRunner:
         sleep: Sleep = time.sleep,
         observer: SyncObserver | None = None,
         jitter: Callable[[], float] = random.random,
+        slots: threading.Semaphore | None = None,
     ) -> None:
         self.context = SyncContext(
             profile,
@@ -104,6 +107,7 @@ class ProfileRunner:
         self._steps = SyncStep(self.context)
         self._sleep = sleep
         self._jitter = jitter
+        self._slots = slots
 
     @property
     def subjects(self) -> tuple[SyncKey, ...]:
@@ -117,7 +121,7 @@ class ProfileRunner:
 
     def step(self, key: SyncKey, stop: threading.Event | None = None) -> StepOutcome:
         """One step of one subject (what a task queue worker calls); never raises."""
-        if stop is not None and stop.is_set():
+        if not self._take_slot(stop):
             return StepOutcome(key, StepStatus.PAUSED)
         try:
             return self._steps.run(key, stop)
@@ -125,6 +129,23 @@ class ProfileRunner:
             message = f"Unexpected error: {error!r}"
             self.context.observer.on_error(key, message)
             return StepOutcome(key, StepStatus.RETRY, error=message)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
+    def _take_slot(self, stop: threading.Event | None) -> bool:
+        """Wait for a shared slot (if any); False when ``stop`` is set first (nothing taken)."""
+        if stop is not None and stop.is_set():
+            return False
+        if self._slots is None:
+            return True
+        while not self._slots.acquire(timeout=_TICK_SECONDS):
+            if stop is not None and stop.is_set():
+                return False
+        if stop is not None and stop.is_set():
+            self._slots.release()
+            return False
+        return True
 
     def run_once(self) -> RunSummary:
         """Take every subject through its initial sync, or one delta poll if it is in ``Delta``; then return.

@@ -5,6 +5,7 @@ Secrets are resolved here, when the connections are made, and go straight into t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class RunFactory:
     organization: Callable[[str], OrganizationConfig | None]
     settings: Callable[[ExportProfile], EngineSettings]
     host_suffixes: tuple[str, ...]
+    slots: threading.Semaphore | None = None
 
     def __call__(self, profile: ExportProfile) -> ProfileRun:
         """Connect everything ``profile`` needs.
@@ -92,5 +94,6 @@ class RunFactory:
             store=self.store,
             failure_store=self.failures,
             settings=self.settings(profile),
+            slots=self.slots,
         )
         return ProfileRun(runner, source, engine)
