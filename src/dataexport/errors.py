@@ -8,14 +8,16 @@ The engine acts on three families; every error the product raises belongs to exa
     │   ├── DestinationUnavailable     unreachable, disk/database full, read-only, write denied (5 s -> 5 min,
     │   │                              one ledger entry per outage)
     │   ├── SourceUnavailable          Dataverse 5xx, timeouts, resets, invalid pages (DES §7.7)
-    │   └── SecretUnavailable          a secret reference cannot be read now (unset variable, missing file)
+    │   └── SecretUnavailable          a secret cannot be read now (unset variable, missing file, vault down)
     ├── TerminalError                  stop this entity (or profile), mark it Failed, say why
     │   ├── InvalidIdentifier          a schema, prefix or logical name unsafe for SQL
     │   ├── TableNotUsable             the table cannot be created or adopted (a view, no usable Id column)
     │   ├── DestinationAccessDenied    login refused, DDL permission denied
     │   ├── DestinationFault           an unclassified database error (a bug or a damaged database)
     │   ├── UnsupportedDestination     a connection string naming an engine the service cannot write to
-    │   └── InvalidTransition          an entity phase change the rules do not allow
+    │   ├── InvalidTransition          an entity phase change the rules do not allow
+    │   ├── SecretNotFound             a Key Vault secret (or vault) the reference names does not exist
+    │   └── SecretAccessDenied         the secret store refuses the service's identity
     └── SkippableError                 one record: retry queue, then failure ledger; the stream goes on
         ├── RecordRejected             the destination refused the record (constraint, trigger, size)
         └── ValueConversionError       a row value does not fit its attribute's type
