@@ -23,7 +23,8 @@ import httpx
 
 from dataexport.cli.demo import write_secret
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess
-from dataexport.config.service import ServiceConfig, load_service_config
+from dataexport.config.loading import load_service_config
+from dataexport.config.service import ServiceConfig
 from dataexport.runtime import API_AUDIENCE, ServiceRuntime, build_runtime
 
 with warnings.catch_warnings():

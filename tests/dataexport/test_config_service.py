@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dataexport.config.service import (
-    ServiceConfig,
-    ServiceConfigError,
-    build_service_config,
-    ensure_url_signing_key,
-    load_service_config,
-)
+from dataexport.config.loading import ServiceConfigError, build_service_config, load_service_config
+from dataexport.config.service import ServiceConfig, ensure_url_signing_key
 
 TENANT = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 CLIENT = "11111111-2222-3333-4444-555555555555"

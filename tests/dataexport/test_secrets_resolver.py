@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from test_secrets_keyvault import CLIENT_ID, CLIENT_SECRET, CONNECTION, ORG_ID, TENANT_ID, VaultSite, site, tls
 
-from dataexport.config.service import ServiceConfig, build_service_config
+from dataexport.config.loading import build_service_config
+from dataexport.config.service import ServiceConfig
 from dataexport.domain.secret_refs import parse_secret_reference
 from dataexport.errors import SecretUnavailable
 from dataexport.secrets.keyvault import KeyVaultSecretStore, build_vault_store

@@ -19,8 +19,9 @@ from dataexport.cli.api_output import dump_json, items, member
 from dataexport.cli.client import ApiClient, ApiError, Connection, JsonValue, ServiceUnreachable
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess, EmulatorStartError
 from dataexport.cli.serve import RunningService
+from dataexport.config.loading import ServiceConfigError, load_service_config
 from dataexport.config.profile_file import ProfileFile, load_profile_file
-from dataexport.config.service import ServiceConfig, ServiceConfigError, load_service_config
+from dataexport.config.service import ServiceConfig
 from dataexport.errors import DataExportError
 from dataexport.runtime import API_AUDIENCE, build_runtime
 

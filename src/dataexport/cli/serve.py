@@ -14,7 +14,8 @@ from pathlib import Path
 import uvicorn
 from rich.console import Console
 
-from dataexport.config.service import ServiceConfig, ServiceConfigError, load_service_config
+from dataexport.config.loading import ServiceConfigError, load_service_config
+from dataexport.config.service import ServiceConfig
 from dataexport.errors import DataExportError
 from dataexport.runtime import ServiceRuntime, build_runtime, public_base_url
 
