@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class ServiceRuntime:
     scheduler: Scheduler
     profiles: ProfileService
     context: ApiContext
+    failure_files: FailureFiles
     routers: tuple[APIRouter, ...] = ()
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -166,7 +168,7 @@ def build_runtime(
             close()
         store.close()
         raise
-    return ServiceRuntime(config, store, organizations, scheduler, profiles, context, routers, closers)
+    return ServiceRuntime(config, store, organizations, scheduler, profiles, context, files, routers, closers)
 
 
 def public_base_url(config: ServiceConfig) -> str:
@@ -322,7 +324,8 @@ def _authentication(
     if not issuers:
         raise DataExportError("auth.issuers is empty and no organization is configured: no token can be accepted")
     audiences = auth.audiences or (API_AUDIENCE, public_base_url(config))
-    http = httpx.Client(verify=str(auth.ca_file) if auth.ca_file else True, timeout=10.0)
+    trust = ssl.create_default_context(cafile=str(auth.ca_file)) if auth.ca_file else True
+    http = httpx.Client(verify=trust, timeout=10.0)
     closers.append(http.close)
     validator = TokenValidator(issuers, audiences, http=http)
 

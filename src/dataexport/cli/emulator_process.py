@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ class EmulatorInfo:
             f"{self.base_url}/_emulator/tokens",
             json={"user": user, "aud": audience, "expires_in": expires_in},
             headers={"X-Emulator-Admin-Key": self.admin_key},
-            verify=str(self.ca_path) if self.ca_path else True,
+            verify=ssl.create_default_context(cafile=str(self.ca_path)) if self.ca_path else True,
             timeout=30,
         )
         response.raise_for_status()
