@@ -78,6 +78,22 @@ def test_profiles_round_trip_their_document(control_store: ControlStore, store_c
     assert control_store.profiles.get("missing") is None
 
 
+def test_update_changes_the_stored_copy_in_one_transaction(
+    control_store: ControlStore, store_clock: MovableClock
+) -> None:
+    control_store.organizations.save(CONTOSO)
+    control_store.profiles.save(profile())
+    control_store.profiles.save(profile(name="Renamed"))  # a writer the updater's own copy has not seen
+    store_clock.advance(30)
+    updated = control_store.profiles.update(PROFILE_ID, lambda stored: stored.model_copy(update={"last_error": "down"}))
+    assert updated is not None and (updated.name, updated.last_error) == ("Renamed", "down")
+    assert (updated.created_on, updated.modified_on) == (START, store_clock.now)
+    assert control_store.profiles.get(PROFILE_ID) == updated
+    assert control_store.profiles.update(PROFILE_ID, lambda stored: None) is None
+    assert control_store.profiles.get(PROFILE_ID) == updated
+    assert control_store.profiles.update("missing", lambda stored: stored) is None
+
+
 def test_a_profile_needs_a_registered_organization(control_store: ControlStore) -> None:
     with pytest.raises(ControlDatabaseFault):
         control_store.profiles.save(profile())

@@ -313,14 +313,20 @@ class ProfileService:
 
 
 def record_profile_error(store: ControlStore, profile_id: str, message: str | None, *, failed: bool) -> None:
-    """Set a profile's profile-wide ``LastError``; ``failed`` also moves an Active profile to ``Failed`` (§4.1)."""
-    profile = store.profiles.get(profile_id)
-    if profile is None or (profile.last_error == message and not failed):
-        return
-    update: dict[str, object] = {"last_error": message}
-    if failed and profile.state is ProfileState.ACTIVE:
-        update.update(state=ProfileState.FAILED, activation_mode=None)
-    store.profiles.save(profile.model_copy(update=update))
+    """Set a profile's profile-wide ``LastError``; ``failed`` also moves an Active profile to ``Failed`` (§4.1).
+
+    One locked read-modify-write, so an API change saved meanwhile is never overwritten by a stale copy.
+    """
+
+    def change(profile: ExportProfile) -> ExportProfile | None:
+        if profile.last_error == message and not failed:
+            return None
+        update: dict[str, object] = {"last_error": message}
+        if failed and profile.state is ProfileState.ACTIVE:
+            update.update(state=ProfileState.FAILED, activation_mode=None)
+        return profile.model_copy(update=update)
+
+    store.profiles.update(profile_id, change)
 
 
 def _is_selected(profile: ExportProfile, key: SyncKey) -> bool:

@@ -6,6 +6,8 @@ seen-sets, ledger and resync runs (DES §4.2); the destination is never touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import delete, select
 
 from dataexport.domain.profile import ExportProfile
@@ -60,6 +62,26 @@ class SqlProfiles:
                 row = ProfileRow(id=profile.id, created_at=created)
                 session.add(row)
             row.name, row.organization_id, row.state = stamped.name, stamped.organization_id, stamped.state.value
+            row.document = stamped.model_dump(mode="json", by_alias=True)
+            row.modified_at = now
+            return stamped
+
+    def update(self, profile_id: str, change: Callable[[ExportProfile], ExportProfile | None]) -> ExportProfile | None:
+        """Apply ``change`` to the stored profile in one transaction (row locked), so concurrent writers of other
+        fields are not overwritten by a stale copy; ``change`` returning None leaves the row as it is.
+
+        Returns the saved profile, or None when the profile does not exist or nothing changed.
+        """
+        now = self._db.now()
+        with self._db.write() as session:
+            row = session.get(ProfileRow, profile_id, with_for_update=True)
+            if row is None:
+                return None
+            changed = change(to_profile(row))
+            if changed is None:
+                return None
+            stamped = changed.model_copy(update={"id": row.id, "created_on": row.created_at, "modified_on": now})
+            row.name, row.state = stamped.name, stamped.state.value
             row.document = stamped.model_dump(mode="json", by_alias=True)
             row.modified_at = now
             return stamped
