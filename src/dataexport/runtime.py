@@ -322,7 +322,10 @@ def _authentication(
         return ApiKeyAuthenticator(keys).authenticate, _ApiKeyAdmins(), None
     issuers = default_issuers(config)
     if not issuers:
-        raise DataExportError("auth.issuers is empty and no organization is configured: no token can be accepted")
+        raise DataExportError(
+            "no organization is configured, so no token issuer is known: add an [organizations.<name>] block "
+            "(see the README, 'Configuration'), or set auth.issuers"
+        )
     audiences = auth.audiences or (API_AUDIENCE, public_base_url(config))
     trust = ssl.create_default_context(cafile=str(auth.ca_file)) if auth.ca_file else True
     http = httpx.Client(verify=trust, timeout=10.0)

@@ -97,12 +97,17 @@ def serve(
         Path | None,
         typer.Option(help="Service configuration (TOML); default: $DATAEXPORT_CONFIG, else ./dataexport.toml."),
     ] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (overrides the configuration's host).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Listen port (overrides the configuration's port).")
+    ] = None,
 ) -> None:
     """Run the Data Export Service: the REST API and every Active profile's sync, until interrupted."""
     loaded = load_config(config, console)
     if loaded is None:
         raise typer.Exit(2)
-    raise typer.Exit(serve_service(loaded, console))
+    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    raise typer.Exit(serve_service(loaded.model_copy(update=overrides), console))
 
 
 @app.command()
