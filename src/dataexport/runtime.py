@@ -130,7 +130,7 @@ def build_runtime(
         scheduler = Scheduler(
             _ProfileRecords(store),
             runs,
-            housekeeping=lambda: _purge(store, files, clock() - timedelta(days=config.failure_store.retention_days)),
+            housekeeping=lambda: purge_retention(store, files, clock(), config.failure_store.retention_days),
         )
         checks = ProfileChecks(
             store,
@@ -272,10 +272,14 @@ def _failure_files(
     return files, (failure_store_router(files, signer, clock),)
 
 
-def _purge(store: ControlStore, files: FailureFiles, before: datetime) -> None:
+def purge_retention(store: ControlStore, files: FailureFiles, now: datetime, retention_days: int) -> int:
+    """The daily retention purge (DES §8.5): expired tombstones and ledger entries, and failure files older than
+    ``retention_days``; returns the number of files removed."""
+    before = now - timedelta(days=retention_days)
     purged = store.purge_expired()
     removed = files.purge(before)
     log.info("retention purge: %s; %d failure file(s) older than %s removed", purged, removed, before.isoformat())
+    return removed
 
 
 def _answers(store: ControlStore) -> bool:
