@@ -67,7 +67,7 @@ class Scheduler:
         records: ProfileRecords,
         build: Callable[[ExportProfile], ProfileRun],
         *,
-        housekeeping: Callable[[], None] | None = None,
+        housekeeping: Callable[[], object] | None = None,
         housekeeping_interval: timedelta = timedelta(days=1),
         backoff: Backoff = TRANSIENT_BACKOFF,
     ) -> None:
