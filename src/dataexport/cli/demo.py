@@ -12,18 +12,20 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from dataexport.cli.api_output import dump_json, items, member
 from dataexport.cli.client import ApiClient, ApiError, Connection, JsonValue, ServiceUnreachable
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess, EmulatorStartError
-from dataexport.cli.serve import RunningService
 from dataexport.config.loading import ServiceConfigError, load_service_config
 from dataexport.config.profile_file import ProfileFile, load_profile_file
 from dataexport.config.service import ServiceConfig
 from dataexport.errors import DataExportError
-from dataexport.runtime import API_AUDIENCE, build_runtime
+
+if TYPE_CHECKING:
+    from dataexport.cli.serve import RunningService
 
 DEMO_ENTITIES = ("account", "contact", "lead", "opportunity", "incident", "task", "new_widget")
 DEMO_RELATIONSHIPS = ("accountleads_association", "contactleads_association")
@@ -157,6 +159,8 @@ class DemoSetup:
     exit_code: int = 1
 
     def __call__(self, service: RunningService) -> None:
+        from dataexport.runtime import API_AUDIENCE
+
         token = self.info.mint_token(user="admin", audience=API_AUDIENCE, expires_in=TOKEN_LIFETIME_S)
         write_secret(self.data_dir / ADMIN_TOKEN_FILE, token)
         try:
@@ -230,6 +234,9 @@ def run_demo(
     destination: str = DEFAULT_DESTINATION,
 ) -> int:
     """Start the emulator and the service, set the demo profile up through the API; returns the exit code."""
+    from dataexport.cli.serve import RunningService
+    from dataexport.runtime import build_runtime
+
     data_dir = data_dir.resolve()
     emulator = EmulatorProcess(data_dir / "emulator", port=port, org="contoso", scale=scale, seed=1)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -11,16 +9,9 @@ import typer
 from rich.console import Console
 
 from dataexport.cli.api_commands import orgs_app, profiles_app
-from dataexport.cli.bootstrap import build_runtime
-from dataexport.cli.demo import DEFAULT_DESTINATION, run_demo
-from dataexport.cli.progress import ProgressDisplay
-from dataexport.cli.serve import load_config
-from dataexport.cli.serve import serve as serve_service
-from dataexport.config.profile_file import ProfileFile, ProfileFileError, load_profile_file
-from dataexport.engine import RunSummary
-from dataexport.errors import DataExportError, TerminalError
-from dataexport.secrets.local import LocalSecretStore
-from dataexport.store.values import EntityState
+from dataexport.cli.demo import DEFAULT_DESTINATION
+
+# The sync, serve and demo commands import what they run when they run it, so the API client commands start fast.
 
 app = typer.Typer(
     help="A self-hosted Data Export Service for Microsoft Dataverse / Dynamics 365.",
@@ -32,50 +23,6 @@ app.add_typer(orgs_app, name="orgs")
 console = Console(stderr=True)
 
 
-def print_summary(summary: RunSummary, states: list[EntityState]) -> None:
-    """One line per entity: this run's last outcome and the totals kept in the control database."""
-    outcomes = {outcome.key.name: outcome for outcome in summary.outcomes}
-    console.print(
-        f"  {'entity':<32} {'last step':<9} {'phase':<12} {'this run':>9} {'total':>9} {'failed':>6}",
-        soft_wrap=True,
-    )
-    for state in sorted(states, key=lambda s: s.key.name):
-        outcome = outcomes.get(state.key.name)
-        status = outcome.status.value if outcome else "-"
-        received = outcome.received if outcome else 0
-        detail = f"  {outcome.error}" if outcome and outcome.error else ""
-        console.print(
-            f"  {state.key.name:<32} {status:<9} {state.phase.value:<12} {received:>9,} "
-            f"{state.counters.received:>9,} {state.failed_records:>6}{detail}",
-            soft_wrap=True,
-        )
-
-
-def sync_profile(loaded: ProfileFile, *, once: bool, workers: int) -> int:
-    """Run one loaded profile (once, or until interrupted); returns the process exit code."""
-    display = ProgressDisplay(console, f"profile {loaded.profile.name}")
-    try:
-        runtime = build_runtime(loaded, LocalSecretStore(loaded.base_dir), observer=display, workers=workers)
-    except DataExportError as error:
-        kind = "cannot start" if isinstance(error, TerminalError) else "cannot reach a dependency now"
-        console.print(f"[red]Sync of {loaded.path} {kind}:[/] {error}")
-        return 1
-    try:
-        with display:
-            if once:
-                summary = runtime.runner.run_once()
-            else:
-                stop = threading.Event()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(sig, lambda *_: stop.set())
-                summary = runtime.runner.run(stop)
-        console.print("Sync summary (changes read):")
-        print_summary(summary, runtime.store.states.list(runtime.profile.id))
-    finally:
-        runtime.close()
-    return 0 if summary.ok else 1
-
-
 @app.command()
 def sync(
     profile: Annotated[Path, typer.Option("--profile", help="Profile file (JSON or TOML, see docs/SYNC.md).")],
@@ -83,12 +30,15 @@ def sync(
     workers: Annotated[int, typer.Option(min=1, max=32, help="Entities synced at once.")] = 4,
 ) -> None:
     """Replicate one export profile from a file: initial sync, then continuous delta sync until interrupted."""
+    from dataexport.cli.sync_command import sync_profile
+    from dataexport.config.profile_file import ProfileFileError, load_profile_file
+
     try:
         loaded = load_profile_file(profile)
     except ProfileFileError as error:
         console.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    raise typer.Exit(sync_profile(loaded, once=once, workers=workers))
+    raise typer.Exit(sync_profile(loaded, console, once=once, workers=workers))
 
 
 @app.command()
@@ -103,6 +53,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the Data Export Service: the REST API and every Active profile's sync, until interrupted."""
+    from dataexport.cli.serve import load_config
+    from dataexport.cli.serve import serve as serve_service
+
     loaded = load_config(config, console)
     if loaded is None:
         raise typer.Exit(2)
@@ -127,6 +80,8 @@ def demo(
 ) -> None:
     """The embedded demo: a Dataverse emulator with a sample organization, the service, and a demo profile
     created and activated through the REST API, replicating into SQLite."""
+    from dataexport.cli.demo import run_demo
+
     code = run_demo(
         data_dir,
         once=once,

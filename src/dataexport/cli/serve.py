@@ -7,8 +7,10 @@ its own setup against the API once the server listens, and stop it again.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -59,13 +61,27 @@ class RunningService:
         if when_listening is not None:
             helper = threading.Thread(target=self._after_start, args=(when_listening,), daemon=True, name="setup")
             helper.start()
-        try:
-            self.runtime.start()
-            self.server.run()
-        finally:
-            self.server.should_exit = True
-            self.runtime.close()
+        with self._sigterm_stops_the_server():
+            try:
+                self.runtime.start()
+                self.server.run()
+            finally:
+                self.server.should_exit = True
+                self.runtime.close()
         return self.server.started
+
+    @contextmanager
+    def _sigterm_stops_the_server(self) -> Iterator[None]:
+        """uvicorn re-raises a captured SIGTERM after its shutdown, with the default handler back: the process
+        would die before the runtime closes. Our own handler makes SIGTERM a clean stop (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def stop(self) -> None:
         """Ask the server to stop (returns at once)."""

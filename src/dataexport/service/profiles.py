@@ -140,6 +140,8 @@ class ProfileService:
         """PUT: a full replace of the mutable fields (DES §2.1, §4.3); subjects added, removed and re-added."""
         with self._operation(stored.id):
             stored = self.get(stored.id)
+            if isinstance(body, Mapping) and body.get("OrganizationId") is None:  # omitted immutable: kept (§2.1)
+                body = {**body, "OrganizationId": stored.organization_id}
             others = [p.name for p in self.list(organization) if p.id != stored.id]
             self._check_body(body, organization, None, others, stored=stored)
             assert isinstance(body, Mapping)
