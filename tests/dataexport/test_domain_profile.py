@@ -108,7 +108,8 @@ def test_all_failing_fields_are_reported_together_with_spec_messages() -> None:
 def test_wrong_json_types_are_never_coerced(field: str, value: object, kind: str) -> None:
     details = validate_profile_body(body(**{field: value}))
     assert codes(details) == [(field, "InvalidType")]
-    assert details[0].message == f"{field} must be a {kind}."
+    article = "an" if kind[0] in "aeiou" else "a"
+    assert details[0].message == f"{field} must be {article} {kind}."
 
 
 def test_name_length_and_schema_length() -> None:

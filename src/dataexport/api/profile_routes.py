@@ -21,7 +21,7 @@ from dataexport.api.documentation import errors
 from dataexport.api.models import FailuresInfoOut, ProfileOut, ResyncRunOut
 from dataexport.domain.checks import TestResult
 from dataexport.domain.lifecycle import LifecycleCall
-from dataexport.domain.profile import ErrorDetail, ExportProfile
+from dataexport.domain.profile import ExportProfile
 from dataexport.domain.profile_rules import is_guid
 from dataexport.service.problems import Problem, ProblemKind, validation_failed
 from dataexport.store.values import Organization
@@ -40,6 +40,9 @@ _ID = errors(400, 401, 403, 404, 503)
 
 async def json_body(request: Request) -> object:
     """The parsed JSON body, or a marker the §2.3 rules report as ``InvalidJson``."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return _NOT_JSON  # DES §0: request bodies are UTF-8 application/json
     raw = await request.body()
     try:
         return json.loads(raw) if raw.strip() else _NOT_JSON
@@ -64,12 +67,7 @@ def _body_organization(ctx: ApiContext, who: Caller, query: OrgParams, body: obj
     named = body.get("OrganizationId") if isinstance(body, dict) else None
     if isinstance(named, str) and is_guid(named):
         return gated_organization(_managed(ctx, who, named, None)), None
-    detail = ErrorDetail(field="OrganizationId", code="Required", message="OrganizationId is required.")
-    if isinstance(named, str):
-        detail = ErrorDetail(field="OrganizationId", code="InvalidFormat", message="OrganizationId must be a GUID.")
-    if body is _NOT_JSON or not isinstance(body, dict):
-        detail = ErrorDetail(field="$", code="InvalidJson", message="Request body must be a JSON object.")
-    raise validation_failed([detail])
+    raise validation_failed(ctx.profiles.field_problems(None if body is _NOT_JSON else body))
 
 
 def _managed(ctx: ApiContext, who: Caller, organization_id: str | None, url: str | None) -> Organization:

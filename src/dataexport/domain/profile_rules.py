@@ -256,7 +256,8 @@ def validate_update(
     """``Immutable`` details for a PUT body that changes a field it may not change (DES §2.1, §2.3)."""
     details: Details = []
     organization = body.get("OrganizationId")
-    if isinstance(organization, str) and organization.lower() != stored_organization_id.lower():
+    changed = isinstance(organization, str) and organization.lower() != stored_organization_id.lower()
+    if changed and is_guid(str(organization)):  # a malformed id is InvalidFormat only
         details.append(_detail("OrganizationId", "Immutable", "OrganizationId cannot be changed."))
     if activated:
         for name, stored in (("SchemaName", stored_schema_name), ("TablePrefix", stored_table_prefix)):

@@ -17,6 +17,7 @@ from dataexport.blobs.base import SharedLink
 from dataexport.domain.checks import TestResult
 from dataexport.domain.lifecycle import LifecycleCall, Refusal, can_delete, decide
 from dataexport.domain.profile import ErrorDetail, ExportProfile, ProfileState
+from dataexport.domain.profile_rules import is_guid, validate_profile_body
 from dataexport.domain.sync import EntityPhase
 from dataexport.service.bodies import body_problems, build_profile
 from dataexport.service.catalog import MetadataCache
@@ -207,13 +208,21 @@ class ProfileService:
         """``GET profiles/{id}/test``."""
         return self._checks.test(profile, organization)
 
+    def field_problems(self, body: object) -> tuple[ErrorDetail, ...]:
+        """The §2.3 field rules of a body whose organization is not known (the metadata rules need one)."""
+        return validate_profile_body(body, host_suffixes=self._host_suffixes)
+
     def validate(self, body: object, organization: Organization, query_organization_id: str | None) -> TestResult:
         """``POST profiles/validate``: 400 only when the body is not an object; check results otherwise."""
         if not isinstance(body, Mapping):
             self._check_body(body, organization, query_organization_id, [], stored=None)
         assert isinstance(body, Mapping)
         organization_in_body = body.get("OrganizationId")
-        if isinstance(organization_in_body, str) and organization_in_body.lower() != organization.id:
+        if (
+            isinstance(organization_in_body, str)
+            and is_guid(organization_in_body)
+            and organization_in_body.lower() != organization.id
+        ):
             raise Problem(
                 ProblemKind.INVALID,
                 "OrganizationParametersMismatch",
