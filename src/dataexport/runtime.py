@@ -45,7 +45,8 @@ from dataexport.service.profiles import ProfileService, record_profile_error
 from dataexport.service.runs import RunFactory
 from dataexport.service.scheduler import Scheduler
 from dataexport.service.status import ResyncStatus
-from dataexport.source.dataverse import DataverseSource
+from dataexport.source.dataverse import DataverseSource, SourceConfig
+from dataexport.source.dataverse.config import RetrySettings
 from dataexport.store.control import ControlStore, open_store
 from dataexport.store.errors import ResyncInProgress
 
@@ -111,7 +112,7 @@ def build_runtime(
     closers: list[Callable[[], None]] = []
     try:
         organizations = OrganizationDirectory(
-            config, store.organizations, lambda org: DataverseSource(source_config(org, secrets))
+            config, store.organizations, lambda org: DataverseSource(_api_source_config(source_config(org, secrets)))
         )
         metadata = MetadataCache(organizations.source)
         signer = UrlSigner.from_secret(secrets.resolve(parse_secret_reference(config.url_signing_key)))
@@ -240,6 +241,14 @@ class _ApiKeyAdmins:
 
     def is_system_administrator(self, organization_id: str, principal: Principal) -> bool:
         return api_key_allows(organization_id, principal)
+
+
+API_RETRY = RetrySettings(attempts=3, initial_delay=0.5, max_delay=2.0)
+"""The API's own Dataverse calls give up after about 3 s, so a caller gets a 503 quickly; sync keeps its budget."""
+
+
+def _api_source_config(config: SourceConfig) -> SourceConfig:
+    return config.model_copy(update={"retry": API_RETRY})
 
 
 def _configured(organizations: OrganizationDirectory, organization_id: str) -> OrganizationConfig | None:

@@ -88,8 +88,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     open_paths = {"/healthz", "/readyz", "/crm/exporter/aad/challenge"}
     for path, operations in document.get("paths", {}).items():
-        if path in open_paths or path.startswith("/crm/exporter/failurestore"):
-            continue
         for operation in operations.values():
-            operation["security"] = [{"bearer": []}]
+            operation.get("responses", {}).pop("422", None)  # a bad request is always 400 (errors.py)
+            if path not in open_paths and not path.startswith("/crm/exporter/failurestore"):
+                operation["security"] = [{"bearer": []}]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     return document

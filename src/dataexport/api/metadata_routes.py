@@ -26,8 +26,10 @@ _ORG = errors(400, 401, 403, 404, 503)
 )
 def get_organizations(ctx: Context, who: Caller) -> list[OrganizationOut]:
     """Organizations the caller may manage."""
-    allowed, unavailable = [], []
-    for organization in ctx.organizations.list():
+    allowed = []
+    organizations, unregistered = ctx.organizations.survey()
+    unavailable = list(unregistered)
+    for organization in organizations:
         try:
             if may_manage(ctx, organization, who):
                 allowed.append(OrganizationOut.of(organization, organization.url))

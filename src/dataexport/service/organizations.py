@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import SecretStr
 
@@ -55,19 +55,22 @@ class OrganizationDirectory:
 
     def register_all(self) -> list[str]:
         """Contact every configured organization not yet registered; returns one message per failure."""
+        return [problem.message for problem in self.survey()[1]]
+
+    def list(self) -> list[Organization]:
+        """Every configured organization that is registered (contacting unregistered ones first), by URL."""
+        return list(self.survey()[0])
+
+    def survey(self) -> tuple[Sequence[Organization], Sequence[Problem]]:
+        """The registered organizations by URL, and a 503 problem for each one that cannot be registered now."""
         problems = []
         for url in self._configured:
             try:
                 self._register(url)
             except Problem as problem:
-                problems.append(problem.message)
-        return problems
-
-    def list(self) -> list[Organization]:
-        """Every configured organization that is registered (contacting unregistered ones first), by URL."""
-        self.register_all()
+                problems.append(problem)
         registered = (self._records.find_by_url(url) for url in self._configured)
-        return sorted((org for org in registered if org is not None), key=lambda org: org.url)
+        return sorted((org for org in registered if org is not None), key=lambda org: org.url), problems
 
     def find(self, organization_id: str | None, organization_url: str | None) -> Organization:
         """The organization the query parameters name (DES §3.1).

@@ -70,24 +70,28 @@ class ProfileChecks:
         return run_checks(subject, self._deps(organization, exclude=None))
 
     def missing_tables(self, profile: ExportProfile, organization: Organization) -> tuple[ErrorDetail, ...]:
-        """``TableMissing`` for each table a ``DataOnly`` activation would write but which does not exist."""
+        """``TableMissing`` for each selected entity or relationship whose table a ``DataOnly`` activation would
+        write but which does not exist (DES §4.2), and for missing metadata tables (no field)."""
         connection_string = self._secrets.resolve(parse_secret_reference(profile.key_vault_uri, self._host_suffixes))
         target = inspection.build_target(
             inspection.parse_url(connection_string, self._data_dir), profile.schema_name, profile.table_prefix
         )
         naming = target.naming
         intersects = {r.schema_name.lower(): r.intersect_entity for r in self._metadata.get(organization).relationships}
-        wanted = [inspection.WantedTable(naming.entity_table(name)) for name in profile.entity_names]
+        wanted: list[tuple[str | None, inspection.WantedTable]] = [
+            (f"Entities[{index}].Name", inspection.WantedTable(naming.entity_table(name)))
+            for index, name in enumerate(profile.entity_names)
+        ]
         wanted += [
-            inspection.WantedTable(naming.entity_table(intersects[name.lower()]))
-            for name in profile.relationship_names
+            (f"Relationships[{index}].Name", inspection.WantedTable(naming.entity_table(intersects[name.lower()])))
+            for index, name in enumerate(profile.relationship_names)
             if name.lower() in intersects
         ]
-        wanted += [inspection.WantedTable(naming.fixed_table(name), keyed=False) for name in METADATA_TABLES]
+        wanted += [(None, inspection.WantedTable(naming.fixed_table(name), keyed=False)) for name in METADATA_TABLES]
         engine = inspection.open_engine(target.url, self._connect_timeout)
         try:
             with engine.connect() as connection:
-                report = inspection.inspect_objects(connection, target, wanted)
+                report = inspection.inspect_objects(connection, target, [table for _field, table in wanted])
         except SQLAlchemyError as error:
             raise DataExportError(f"the destination cannot be inspected: {type(error).__name__}") from None
         finally:
@@ -95,10 +99,9 @@ class ProfileChecks:
         present = {name.lower() for name in report.existing}
         return tuple(
             ErrorDetail(
-                code="TableMissing",
-                message=f"Table '{target.qualified(table.name)}' does not exist: activate with schema first.",
+                field=field, code="TableMissing", message=f"Table '{target.qualified(table.name)}' does not exist."
             )
-            for table in wanted
+            for field, table in wanted
             if table.name.lower() not in present
         )
 

@@ -122,7 +122,7 @@ class ClientCredentialsProvider:
             for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
             result = application.acquire_token_for_client(scopes=[self._scope])
-        except (httpx.HTTPError, ValueError, OSError) as exc:
+        except (httpx.HTTPError, ValueError, OSError, msal.exceptions.MsalError) as exc:
             raise SourceUnauthorized(self._scrub(f"The token endpoint could not be reached: {exc}")) from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not isinstance(token, str):
