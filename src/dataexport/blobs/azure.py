@@ -12,7 +12,7 @@ delegation key obtained through the service client's Entra credential (``Default
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -24,27 +24,18 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasP
 from dataexport.blobs.base import DEFAULT_LINK_TTL, FailureStoreUnavailable, SharedLink, StoredFile
 from dataexport.blobs.layout import (
     CONTAINER_PREFIX,
-    LOG_FOLDERS,
-    MAX_SEQ,
-    JsonFolder,
-    check_json_folder,
-    check_name_stem,
+    WriteOnceFiles,
     check_profile_id,
     check_relative_path,
     container_name,
-    file_stem,
     is_older,
-    json_name,
-    log_content,
-    log_name,
-    relative_folder,
 )
 
 _T = TypeVar("_T")
 _DELEGATION_SKEW = timedelta(minutes=5)
 
 
-class AzureBlobFailureFiles:
+class AzureBlobFailureFiles(WriteOnceFiles):
     """The :class:`~dataexport.blobs.base.FailureFiles` of DES §8.4 in Azure Blob Storage.
 
     Args:
@@ -72,26 +63,6 @@ class AzureBlobFailureFiles:
         from azure.identity import DefaultAzureCredential  # only this deployment needs the Entra stack
 
         return cls(BlobServiceClient(account_url, credential=DefaultAzureCredential()))
-
-    def write_lines(
-        self, profile_id: str, lines: Sequence[str], *, at: datetime, log: str = "failurelog"
-    ) -> str | None:
-        """See :meth:`dataexport.blobs.base.FailureFiles.write_lines`."""
-        if log not in LOG_FOLDERS:
-            raise ValueError(f"Failure log {log!r} is unknown: use one of {sorted(LOG_FOLDERS)}")
-        if not lines:
-            return None
-        stem = file_stem(at)
-        names = (log_name(stem, seq) for seq in range(MAX_SEQ))
-        return self._publish(profile_id, relative_folder(log, at), names, log_content(lines))
-
-    def write_json(
-        self, profile_id: str, folder_kind: JsonFolder, name_stem: str, document: bytes, *, at: datetime
-    ) -> str:
-        """See :meth:`dataexport.blobs.base.FailureFiles.write_json`."""
-        folder = relative_folder(check_json_folder(folder_kind), at)
-        stem = check_name_stem(name_stem)
-        return self._publish(profile_id, folder, (json_name(stem, seq) for seq in range(MAX_SEQ)), document)
 
     def list_files(self, profile_id: str) -> list[StoredFile]:
         """See :meth:`dataexport.blobs.base.FailureFiles.list_files`."""

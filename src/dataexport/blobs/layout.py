@@ -12,7 +12,8 @@ Per profile (a folder locally, a container on Azure Blob Storage), UTC, zero-pad
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
@@ -117,3 +118,32 @@ def is_older(path: str, last_modified: datetime, before: datetime) -> bool:
     """Whether a file falls out of retention: its hour ended by ``before`` (else its last change was before it)."""
     ended = hour_ended(path)
     return ended <= before if ended is not None else last_modified < before
+
+
+class WriteOnceFiles(ABC):
+    """``write_lines`` and ``write_json`` of every backend: the names come from this layout, and
+    :meth:`_publish` (the backend's part) stores the content under the first name not taken yet."""
+
+    def write_lines(
+        self, profile_id: str, lines: Sequence[str], *, at: datetime, log: str = "failurelog"
+    ) -> str | None:
+        """See :meth:`dataexport.blobs.base.FailureFiles.write_lines`."""
+        if log not in LOG_FOLDERS:
+            raise ValueError(f"Failure log {log!r} is unknown: use one of {sorted(LOG_FOLDERS)}")
+        if not lines:
+            return None
+        stem = file_stem(at)
+        names = (log_name(stem, seq) for seq in range(MAX_SEQ))
+        return self._publish(profile_id, relative_folder(log, at), names, log_content(lines))
+
+    def write_json(
+        self, profile_id: str, folder_kind: JsonFolder, name_stem: str, document: bytes, *, at: datetime
+    ) -> str:
+        """See :meth:`dataexport.blobs.base.FailureFiles.write_json`."""
+        folder = relative_folder(check_json_folder(folder_kind), at)
+        stem = check_name_stem(name_stem)
+        return self._publish(profile_id, folder, (json_name(stem, seq) for seq in range(MAX_SEQ)), document)
+
+    @abstractmethod
+    def _publish(self, profile_id: str, folder: str, names: Iterable[str], content: bytes) -> str:
+        """Store ``content`` in the profile's ``folder`` under the first of ``names`` not taken; its path."""

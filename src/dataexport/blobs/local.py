@@ -10,32 +10,23 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dataexport.blobs.base import DEFAULT_LINK_TTL, SharedLink, StoredFile
 from dataexport.blobs.layout import (
-    LOG_FOLDERS,
-    MAX_SEQ,
-    JsonFolder,
-    check_json_folder,
-    check_name_stem,
+    WriteOnceFiles,
     check_profile_id,
     check_relative_path,
-    file_stem,
     is_older,
-    json_name,
-    log_content,
-    log_name,
-    relative_folder,
 )
 from dataexport.blobs.signing import UrlSigner
 
 SHARE_ROUTE = "/crm/exporter/failurestore"
 
 
-class LocalFailureStore:
+class LocalFailureStore(WriteOnceFiles):
     """Failure-log lines in a local folder: the engine's ``FailureStore``; safe across threads and processes."""
 
     def __init__(self, root: Path) -> None:
@@ -44,18 +35,6 @@ class LocalFailureStore:
     def profile_root(self, profile_id: str) -> Path:
         """The folder holding one profile's failure data (ValueError for an id that cannot name a folder)."""
         return self.root / check_profile_id(profile_id)
-
-    def write_lines(
-        self, profile_id: str, lines: Sequence[str], *, at: datetime, log: str = "failurelog"
-    ) -> str | None:
-        """See :meth:`dataexport.blobs.base.FailureFiles.write_lines`."""
-        if log not in LOG_FOLDERS:
-            raise ValueError(f"Failure log {log!r} is unknown: use one of {sorted(LOG_FOLDERS)}")
-        if not lines:
-            return None
-        stem = file_stem(at)
-        names = (log_name(stem, seq) for seq in range(MAX_SEQ))
-        return self._publish(profile_id, relative_folder(log, at), names, log_content(lines))
 
     def _publish(self, profile_id: str, folder: str, names: Iterable[str], content: bytes) -> str:
         base = self.profile_root(profile_id)
@@ -75,14 +54,6 @@ class LocalFailureFiles(LocalFailureStore):
         super().__init__(root)
         self._signer = signer
         self._public_url = public_url.rstrip("/")
-
-    def write_json(
-        self, profile_id: str, folder_kind: JsonFolder, name_stem: str, document: bytes, *, at: datetime
-    ) -> str:
-        """See :meth:`dataexport.blobs.base.FailureFiles.write_json`."""
-        folder = relative_folder(check_json_folder(folder_kind), at)
-        stem = check_name_stem(name_stem)
-        return self._publish(profile_id, folder, (json_name(stem, seq) for seq in range(MAX_SEQ)), document)
 
     def list_files(self, profile_id: str) -> list[StoredFile]:
         """See :meth:`dataexport.blobs.base.FailureFiles.list_files`."""
