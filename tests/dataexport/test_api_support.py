@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from dataexport.cli.demo import write_secret
+from dataexport.cli.demo import demo_service_text, write_secret
 from dataexport.cli.emulator_process import EmulatorInfo, EmulatorProcess
 from dataexport.config.loading import load_service_config
 from dataexport.config.service import ServiceConfig
@@ -66,30 +66,6 @@ def emulator_admin(info: EmulatorInfo, method: str, path: str, body: Any = None)
     return None if response.status_code == 204 or not response.content else response.json()
 
 
-def service_toml(info: EmulatorInfo, *, port: int, public_url: str | None, extra: str = "") -> str:
-    """A service configuration for the emulator's ``contoso`` org; ``extra`` is appended verbatim."""
-    ca = f'ca_file = "{info.ca_path}"' if info.ca_path else ""
-    public = f'public_url = "{public_url}"' if public_url else ""
-    return f"""data_dir = "var"
-control_db = "sqlite:///control.db"
-host = "127.0.0.1"
-port = {port}
-{public}
-
-[organizations.contoso]
-url = "{info.base_url}"
-tenant_id = "{info.tenant_id}"
-client_id = "{info.client_id}"
-client_secret = "file:{ORG_SECRET}"
-authority = "{info.base_url}"
-{ca}
-
-[auth]
-{ca}
-{extra}
-"""
-
-
 def write_service_config(
     root: Path,
     info: EmulatorInfo,
@@ -104,7 +80,8 @@ def write_service_config(
     write_secret(root / ORG_SECRET, info.client_secret)
     write_secret(root / DESTINATION_SECRET, destination)
     path = root / "dataexport.toml"
-    path.write_text(service_toml(info, port=port, public_url=public_url, extra=extra), encoding="utf-8")
+    text = demo_service_text(info, port, data_dir="var", public_url=public_url, org_secret=ORG_SECRET, extra=extra)
+    path.write_text(text, encoding="utf-8")
     return load_service_config(path, environ={})
 
 

@@ -103,26 +103,37 @@ ADMIN_TOKEN_FILE = "demo-admin.token"
 TOKEN_LIFETIME_S = 12 * 3600
 
 
-def demo_service_text(info: EmulatorInfo, port: int) -> str:
-    """The demo service's configuration: the emulator's organization, its issuer, the local failure store."""
+def demo_service_text(
+    info: EmulatorInfo,
+    port: int,
+    *,
+    data_dir: str = ".",
+    public_url: str | None = None,
+    org_secret: str = ORG_SECRET,
+    extra: str = "",
+) -> str:
+    """The demo service's configuration: the emulator's organization, its issuer, the local failure store;
+    ``extra`` TOML is appended as it is."""
     ca = f'ca_file = "{info.ca_path.resolve()}"' if info.ca_path else ""
+    public = f'public_url = "{public_url}"' if public_url else ""
     return f"""# The demo service's configuration, written by 'dataexport demo'. Secrets are references to files.
-data_dir = "."
+data_dir = "{data_dir}"
 control_db = "sqlite:///control.db"
 host = "127.0.0.1"
 port = {port}
+{public}
 
 [organizations.contoso]
 url = "{info.base_url}"
 tenant_id = "{info.tenant_id}"
 client_id = "{info.client_id}"
-client_secret = "file:{ORG_SECRET}"
+client_secret = "file:{org_secret}"
 authority = "{info.base_url}"
 {ca}
 
 [auth]
-mode = "entra"
 {ca}
+{extra}
 """
 
 
