@@ -164,7 +164,8 @@ def phase_write(profile: Path, table: str, pages_file: Path) -> Result:
     engine = create_destination_engine(absolute_sqlite_url("sqlite:///replica.db", loaded.data_dir))
     destination = SqlDestination(engine)
     destination.ensure_entity_table(schema)
-    batch_size = EngineSettings().batch_size
+    settings = EngineSettings()
+    batch_size = settings.bulk_batch_size if destination.capabilities.bulk_copy else settings.batch_size
     rows, writing, mapping = 0, 0.0, 0.0
     for raw_rows in saved_pages(pages_file):
         started = time.perf_counter()

@@ -1,5 +1,6 @@
 """SQL Server / Azure SQL: no server runs here, so the dialect is covered by compiling its statements with
-SQLAlchemy's ``mssql`` dialect (no driver) and comparing them with snapshots of the sample org's tables.
+SQLAlchemy's ``mssql`` dialect (no driver) and comparing them with snapshots of the sample org's tables,
+including the bulk path's (a ``#`` staging table filled with fast executemany, then one guarded MERGE).
 
 Snapshots live in ``tests/dataexport/snapshots/mssql_<entity>.sql``; after an intended change, regenerate
 them with ``DATAEXPORT_UPDATE_SNAPSHOTS=1 pytest tests/dataexport/test_destination_mssql.py`` and review
@@ -19,6 +20,7 @@ from sqlalchemy.schema import CreateTable
 from test_destination_support import account_schema
 from test_source_support import emulator_env
 
+from dataexport.destination.sql.bulk import MSSQL_STAGING, MssqlStaging
 from dataexport.destination.sql.context import SqlContext
 from dataexport.destination.sql.ddl import entity_table, planned_layout
 from dataexport.destination.sql.dialects import MSSQL
@@ -54,6 +56,7 @@ def generated_sql(schema: EntitySchema) -> str:
     specs = column_specs(schema)
     plan = build_write_plan(context, schema, planned_layout(context, table, specs))
     target = plan.target()
+    staging = MssqlStaging.of(plan)
     log = delete_log_target(context, schema.logical_name)
     widened = next(spec for spec in specs if spec.type.kind is TypeKind.STRING)
     sections = {
@@ -65,6 +68,10 @@ def generated_sql(schema: EntitySchema) -> str:
         ),
         "guarded upsert": compiled(plan.statement(False)),
         "guarded upsert, equal versions rewritten (re-baseline)": compiled(plan.statement(True)),
+        "bulk: staging table": staging.stage,
+        "bulk: staged rows (pyodbc fast_executemany)": staging.insert("?"),
+        "bulk: guarded merge from staging": staging.merge[0],
+        "bulk: guarded merge from staging, equal versions rewritten (re-baseline)": staging.merge[1],
         "delete by key": compiled(delete(target).where(target.c[plan.id_column].in_(["x"]))),
         "DeleteLog row": compiled(insert(log.table)),
     }
@@ -113,3 +120,29 @@ def test_identity_and_long_names() -> None:
     naming = mssql_context().naming
     long_name = naming.entity_table("new_" + "x" * 200)
     assert len(long_name) == 128
+
+
+def test_bulk_path_stages_then_merges_with_the_guard() -> None:
+    context = mssql_context()
+    schema = account_schema()
+    table = context.naming.entity_table("account")
+    plan = build_write_plan(context, schema, planned_layout(context, table, column_specs(schema)))
+    assert MSSQL.capabilities.bulk_copy and plan.bulk is not None
+    staging = MssqlStaging.of(plan)
+    listed = ", ".join(f"[{c}]" for c in plan.row_columns)
+    assert staging.stage == (
+        f"IF OBJECT_ID(N'tempdb..{MSSQL_STAGING}') IS NOT NULL DROP TABLE {MSSQL_STAGING}; "
+        f"SELECT TOP 0 {listed} INTO {MSSQL_STAGING} FROM [dbo].[crm_account]"
+    )
+    assert staging.insert("?").endswith(f"({listed}) VALUES ({', '.join('?' for _ in plan.row_columns)})")
+    assert staging.insert("%s").count("%s") == len(plan.row_columns)
+    strict, equal = staging.merge
+    assert strict.startswith(
+        f"MERGE INTO [dbo].[crm_account] WITH (HOLDLOCK) AS t USING {MSSQL_STAGING} AS s ON t.[Id] = s.[Id] "
+        "WHEN MATCHED AND (t.[versionnumber] IS NULL OR s.[versionnumber] > t.[versionnumber]) THEN UPDATE SET "
+        "t.[SinkModifiedOn] = s.[SinkModifiedOn], "
+    )
+    assert "t.[SinkCreatedOn] =" not in strict and "t.[Id] =" not in strict.split("UPDATE SET")[1]
+    assert equal == strict.replace("s.[versionnumber] > t.", "s.[versionnumber] >= t.")
+    # The row statement is the same MERGE over one bound row.
+    assert compiled(plan.statement(False)).replace("USING (SELECT ", "").startswith("MERGE INTO [dbo].[crm_account]")

@@ -191,7 +191,9 @@ def test_initial_sync_then_workload_and_schema_changes_converge_on_the_emulator(
     source = env.source()
     prefix = "crm" if target.engine.dialect.name == "sqlite" else unique_prefix()
     destination = target.destination(prefix)
-    settings = EngineSettings(workers=3, batch_size=7, lease_ttl=timedelta(seconds=60), once_attempts=2)
+    settings = EngineSettings(
+        workers=3, batch_size=7, bulk_batch_size=7, lease_ttl=timedelta(seconds=60), once_attempts=2
+    )
     with open_store(f"sqlite:///{tmp_path / 'control.db'}") as store:
         runner = ProfileRunner(
             profile(prefix),

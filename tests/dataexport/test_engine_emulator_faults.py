@@ -34,7 +34,9 @@ def runner_for(
     destination = SqlDestination(
         create_destination_engine(f"sqlite:///{tmp_path / 'destination.db'}"), table_prefix="crm"
     )
-    settings = EngineSettings(workers=2, batch_size=5, lease_ttl=timedelta(seconds=60), once_attempts=5)
+    settings = EngineSettings(
+        workers=2, batch_size=5, bulk_batch_size=5, lease_ttl=timedelta(seconds=60), once_attempts=5
+    )
     return ProfileRunner(
         profile().model_copy(update=profile_changes),
         source=source,

@@ -227,7 +227,7 @@ def test_run_once_reports_each_subject_and_a_failed_one_is_parked(harness: Harne
     assert parked.status is StepStatus.PARKED and parked.phase is EntityPhase.FAILED
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

@@ -36,7 +36,8 @@ class Capabilities:
 
     Attributes:
         dialect: engine family (``sqlite``, ``postgresql``, ``mysql``, ``mssql``), for messages only.
-        bulk_copy: a fast bulk path exists for large batches (PostgreSQL COPY into a staging table).
+        bulk_copy: a fast bulk path exists for large batches (PostgreSQL COPY into a staging table; SQL Server
+            a staging table and one MERGE); the engine then writes whole pages per batch.
         merge: upserts use ``MERGE`` rather than ``INSERT ... ON CONFLICT``-style statements.
         max_identifier_length: the identifier limit names are truncated to (None: no limit).
         transactional_ddl: DDL commits or rolls back with its transaction.

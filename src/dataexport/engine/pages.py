@@ -1,9 +1,10 @@
 """Writing one page (DES §7.3): write batches in stream order, each run of upserts or deletes one transaction.
 
-A page is cut into write batches of ``batch_size`` changes; inside a batch, consecutive upserts and
-consecutive deletes form runs applied in response order (R5), each one destination transaction, keeping
-only the latest change per id within the run. Refused records go to the retry queue; rows whose values did
-not fit their attributes too. Nothing here saves a link: the step checkpoints once the whole page committed.
+A page is cut into write batches of ``batch_size`` changes (``bulk_batch_size`` where the destination has a bulk
+path); inside a batch, consecutive upserts and consecutive deletes form runs applied in response order (R5), each
+one destination transaction, keeping only the latest change per id within the run. Refused records go to the retry
+queue; rows whose values did not fit their attributes too. Nothing here saves a link: the step checkpoints once the
+whole page committed.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def write_page(
         TerminalError: the table cannot be written at all.
     """
     counters = Counters(pages=1, received=len(page.changes.changes) + len(page.rejected))
-    for batch in page.changes.chunks(context.settings.batch_size):
+    settings = context.settings
+    size = settings.bulk_batch_size if context.destination.capabilities.bulk_copy else settings.batch_size
+    for batch in page.changes.chunks(size):
         for run in batch.runs():
             if run and isinstance(run[0], Upsert):
                 upserts = [change for change in run if isinstance(change, Upsert)]

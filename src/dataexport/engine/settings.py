@@ -27,6 +27,8 @@ class EngineSettings:
 
     Attributes:
         batch_size: changes per write batch, one destination transaction each (DES §7.3).
+        bulk_batch_size: the same for a destination with a bulk path (``Capabilities.bulk_copy``): a whole
+            page (Dataverse's 5,000 rows) per transaction, so the bulk path's fixed cost per batch is paid once.
         lease_ttl: how long a step's lease lasts without renewal; a dead worker's subject is resumed by
             another one after it.
         owner: this worker's lease owner id.
@@ -49,6 +51,7 @@ class EngineSettings:
     """
 
     batch_size: int = 1000
+    bulk_batch_size: int = 5000
     lease_ttl: timedelta = timedelta(seconds=120)
     owner: str = field(default_factory=default_owner)
     min_interval: float = 0.5
@@ -65,8 +68,11 @@ class EngineSettings:
     write_record_data: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.workers < 1 or self.prefetch_pages < 1 or self.once_attempts < 1:
-            raise ValueError("batch_size, workers, prefetch_pages and once_attempts must be at least 1")
+        sizes = (self.batch_size, self.bulk_batch_size, self.workers, self.prefetch_pages, self.once_attempts)
+        if min(sizes) < 1:
+            raise ValueError(
+                "batch_size, bulk_batch_size, workers, prefetch_pages and once_attempts must be at least 1"
+            )
         if not 0 < self.min_interval <= self.max_interval:
             raise ValueError("Polling needs 0 < min_interval <= max_interval")
         if self.lease_ttl <= timedelta(0):

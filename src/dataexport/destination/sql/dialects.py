@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from dataexport.destination.base import Capabilities
-from dataexport.destination.sql.bulk import postgresql_copy_upsert
+from dataexport.destination.sql.bulk import mssql_staged_upsert, postgresql_copy_upsert
 from dataexport.destination.sql.classification import (
     ErrorClass,
     classify_mysql,
@@ -56,7 +56,7 @@ class SqlDialect:
     add_column_keyword: str = "ADD COLUMN"
     #: ``str.format`` template with ``{table}``, ``{column}``, ``{type}``; None where types have no length.
     alter_column_sql: str | None = None
-    #: The fast path for large batches (used when ``capabilities.bulk_copy``).
+    #: Prepares the fast path for large batches of a write plan (used when ``capabilities.bulk_copy``).
     bulk_upsert: BulkUpsert | None = None
     #: Ids are looked up with one array parameter (``= ANY(:ids)``) rather than ``IN`` lists.
     array_lookups: bool = False
@@ -119,8 +119,11 @@ SQLITE = SqlDialect(
 
 
 def classify_postgresql_error(error: DBAPIError) -> ErrorClass:
-    """Classify a wrapped psycopg error by its SQLSTATE."""
+    """Classify a wrapped psycopg error by its SQLSTATE. A data error without one is raised by psycopg itself
+    before sending a value PostgreSQL cannot hold (a NUL character in text): the record's, like the server's."""
     state = getattr(error.orig, "sqlstate", None)
+    if not isinstance(state, str) and isinstance(error, DataError) and not error.connection_invalidated:
+        return ErrorClass.RECORD
     return classify_postgresql(state if isinstance(state, str) else None, connection_lost=error.connection_invalidated)
 
 
@@ -163,9 +166,12 @@ MYSQL = SqlDialect(
 
 #: SQL Server / Azure SQL: statements are compiled and snapshot-tested; not run against a live server here.
 MSSQL = SqlDialect(
-    capabilities=Capabilities(dialect="mssql", merge=True, max_identifier_length=128, transactional_ddl=True),
+    capabilities=Capabilities(
+        dialect="mssql", merge=True, bulk_copy=True, max_identifier_length=128, transactional_ddl=True
+    ),
     types=MSSQL_TYPES,
     upsert=mssql_upsert,
+    bulk_upsert=mssql_staged_upsert,
     classify=lambda _error: ErrorClass.TERMINAL,
     add_column_keyword="ADD",
     alter_column_sql="ALTER TABLE {table} ALTER COLUMN {column} {type} NULL",

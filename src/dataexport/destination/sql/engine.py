@@ -1,5 +1,6 @@
 """Creating the SQLAlchemy engine of a destination, with SQLite's connection settings.
 
+PostgreSQL engines track the bulk path's session staging tables (:func:`~.bulk.track_staging_tables`).
 SQLite connections get WAL journaling, a busy timeout, foreign keys off and ``synchronous=NORMAL``; the
 driver's own transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``,
 so savepoints work, DDL is transactional, and a writer takes the write lock before its first read (no
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from dataexport.destination.sql.bulk import track_staging_tables
 from dataexport.destination.sql.urls import destination_url
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -42,6 +44,8 @@ def create_destination_engine(
             ``{"max_page_count": n}`` simulates a full disk, ``{"query_only": 1}`` a read-only database.
     """
     engine = create_engine(destination_url(url) if isinstance(url, str) else url)
+    if engine.dialect.name == "postgresql":
+        track_staging_tables(engine)
     if engine.dialect.name == "sqlite":
         pragmas = {
             "busy_timeout": busy_timeout_ms,

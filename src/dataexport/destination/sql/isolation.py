@@ -4,7 +4,8 @@ The batch first runs as one transaction. If the database refuses it with a recor
 constraint, a trigger's ``RAISE(ABORT, ...)``, a value too big), it is redone in one new transaction with a
 savepoint per row: good rows commit together, each refused row is rolled back to its savepoint and
 reported. Any other error (lock, lost connection, full or read-only database) is raised as the matching
-:mod:`dataexport.errors` exception and nothing of the batch is committed.
+:mod:`dataexport.errors` exception and nothing of the batch is committed. A batch a bulk path could not
+encode (:class:`BatchNotEncodable`) is redone row by row too, where each row takes the row statement.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dataexport.destination.base import RecordFailure, WriteResult
 from dataexport.destination.sql.classification import ErrorClass
 from dataexport.destination.sql.context import SqlContext, classify_error, error_message, translated
+from dataexport.destination.sql.writes import BatchNotEncodable
 
 T = TypeVar("T")
 Write = Callable[[Connection, Sequence[T]], WriteResult]
@@ -45,6 +47,8 @@ def write_isolated(
     try:
         with engine.begin() as connection:
             return write(connection, items)
+    except BatchNotEncodable:
+        pass
     except SQLAlchemyError as error:
         if classify_error(context, error) is not ErrorClass.RECORD:
             raise translated(context, error, entity) from error

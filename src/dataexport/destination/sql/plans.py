@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dataexport.destination.evolution import TableLayout, writable_specs
 from dataexport.destination.sql.context import SqlContext
 from dataexport.destination.sql.writes import PlannedColumn, WritePlan
@@ -34,7 +36,13 @@ def build_write_plan(context: SqlContext, schema: EntitySchema, layout: TableLay
     values = [spec for spec in column_specs(schema) if spec.source.kind is not SourceKind.SYSTEM]
     writable = writable_specs(layout, values, naming.column, context.render)
     created, modified = layout.find(naming.column(SINK_CREATED_ON)), layout.find(naming.column(SINK_MODIFIED_ON))
-    return WritePlan(
+    logical = {
+        id_column.name: GUID,
+        version_column.name: BIGINT,
+        **{name.name: DATETIME for name in (created, modified) if name},
+        **{name: spec.type for spec, name in writable},
+    }
+    plan = WritePlan(
         table=layout.table,
         schema=naming.schema,
         id_column=id_column.name,
@@ -44,14 +52,10 @@ def build_write_plan(context: SqlContext, schema: EntitySchema, layout: TableLay
         columns=tuple(PlannedColumn(spec.name, name, context.dialect.encoder(spec.type)) for spec, name in writable),
         encode_time=context.dialect.encoder(DATETIME),
         upsert=context.dialect.upsert,
-        bulk=context.dialect.bulk_upsert if context.dialect.capabilities.bulk_copy else None,
         id_array=context.dialect.id_array(),
-        types=context.bind_types(
-            {
-                id_column.name: GUID,
-                version_column.name: BIGINT,
-                **{name.name: DATETIME for name in (created, modified) if name},
-                **{name: spec.type for spec, name in writable},
-            }
-        ),
+        types=context.bind_types(logical),
+        kinds={name: logical_type.kind for name, logical_type in logical.items()},
     )
+    prepare = context.dialect.bulk_upsert
+    bulk = prepare(plan) if prepare is not None and context.dialect.capabilities.bulk_copy else None
+    return replace(plan, bulk=bulk) if bulk is not None else plan

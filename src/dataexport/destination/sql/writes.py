@@ -3,7 +3,8 @@
 Each executor runs on a connection whose transaction the caller owns, reads the stored versions of the
 batch's ids first, decides every record with the pure guards of :mod:`dataexport.domain.guards`, then
 sends only the rows that change. The statements carry the version guard themselves as well, so a
-statement replayed on its own is still harmless.
+statement replayed on its own is still harmless. Batches of at least :data:`BULK_MIN_ROWS` records take
+the dialect's bulk path instead, where it has one (:mod:`.bulk`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.sql.functions import Function
 from dataexport.destination.base import RemovedRow, WriteResult
 from dataexport.destination.sql.types import Encoder, SqlType, identity
 from dataexport.domain.changes import Delete, Upsert, latest_per_id
+from dataexport.domain.columns import TypeKind
 from dataexport.domain.guards import ABSENT, StoredRow, TombstoneGuard, UpsertDecision, decide_upsert, should_delete
 
 _WRITTEN = frozenset({UpsertDecision.INSERT, UpsertDecision.UPDATE})
@@ -40,10 +42,19 @@ CHUNK = 500  # ids per IN list: well under every engine's bind-parameter limit
 ARRAY_CHUNK = 10_000  # ids per array parameter
 
 UpsertBuilder = Callable[[TableClause, str, str, Sequence[str], bool], Executable]
-#: A dialect's fast path for many rows: (connection, plan, encoded rows, rewrite_equal) -> None.
-BulkUpsert = Callable[[Connection, "WritePlan", Sequence[Mapping[str, object]], bool], None]
-#: Batches with at least this many rows to write take the dialect's bulk path, if it has one.
+#: A dialect's fast path prepared for one plan: (connection, batch with one upsert per id, guard,
+#: rewrite_equal, now) -> the result, exactly as :func:`execute_upserts` would report it.
+BulkWriter = Callable[[Connection, Sequence[Upsert], TombstoneGuard, bool, datetime], WriteResult]
+#: Prepares a dialect's fast path for a plan (its statements are built once per plan, not per batch); None:
+#: the plan cannot take it.
+BulkUpsert = Callable[["WritePlan"], BulkWriter | None]
+#: Batches with at least this many records take the dialect's bulk path, if it has one.
 BULK_MIN_ROWS = 200
+
+
+class BatchNotEncodable(Exception):
+    """A bulk path met a value it cannot encode (a Python type its format does not take): the transaction
+    is aborted and :mod:`.isolation` redoes the batch row by row, where the driver binds each value."""
 
 
 def quoted(name: str) -> quoted_name:
@@ -121,18 +132,33 @@ def mssql_upsert(
     quote = _mssql_quote
     name = f"{quote(target.schema)}.{quote(target.name)}" if target.schema else quote(target.name)
     columns = [c.name for c in target.columns]
-    source = ", ".join(f":{c} AS {quote(c)}" for c in columns)
+    source = "(SELECT " + ", ".join(f":{c} AS {quote(c)}" for c in columns) + ")"
+    return text(mssql_merge(name, source, id_column, version_column, columns, update_columns, rewrite_equal))
+
+
+def mssql_merge(
+    target: str,
+    source: str,
+    id_column: str,
+    version_column: str,
+    columns: Sequence[str],
+    update_columns: Sequence[str],
+    rewrite_equal: bool,
+) -> str:
+    """``MERGE INTO <target> WITH (HOLDLOCK) AS t USING <source> AS s ON <ids> WHEN MATCHED AND <version
+    guard> THEN UPDATE ... WHEN NOT MATCHED THEN INSERT ...;`` (``target`` quoted, ``source`` a table or a
+    parenthesized SELECT)."""
+    quote = _mssql_quote
     compare = ">=" if rewrite_equal else ">"
     stored, incoming = f"t.{quote(version_column)}", f"s.{quote(version_column)}"
     assignments = ", ".join(f"t.{quote(c)} = s.{quote(c)}" for c in update_columns)
-    sql = (
-        f"MERGE INTO {name} WITH (HOLDLOCK) AS t USING (SELECT {source}) AS s "
+    return (
+        f"MERGE INTO {target} WITH (HOLDLOCK) AS t USING {source} AS s "
         f"ON t.{quote(id_column)} = s.{quote(id_column)} "
         f"WHEN MATCHED AND ({stored} IS NULL OR {incoming} {compare} {stored}) THEN UPDATE SET {assignments} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join(f's.{quote(c)}' for c in columns)});"
     )
-    return text(sql)
 
 
 def _mssql_quote(name: str | None) -> str:
@@ -167,8 +193,10 @@ class WritePlan:
     upsert: UpsertBuilder
     #: SQL types of the columns whose bound values need a cast (empty where none do).
     types: Mapping[str, SqlType] = field(default_factory=dict)
-    #: The dialect's bulk path (None: the row statement with executemany).
-    bulk: BulkUpsert | None = None
+    #: The logical type of every row column (what the bulk paths stage).
+    kinds: Mapping[str, TypeKind] = field(default_factory=dict)
+    #: The dialect's bulk path prepared for this plan (None: the row statement with executemany).
+    bulk: BulkWriter | None = None
     #: An array type of the id for ``= ANY(:ids)`` look-ups (None: ``IN`` lists).
     id_array: SqlType | None = None
 
@@ -246,20 +274,42 @@ def execute_upserts(
 ) -> WriteResult:
     """Apply guarded upserts on ``connection`` (the caller commits)."""
     batch = latest_per_id(upserts)
+    # Bulk paths run at the top level of the transaction: PostgreSQL's tells its rows by the transaction id.
+    if plan.bulk is not None and len(batch) >= BULK_MIN_ROWS and not connection.in_nested_transaction():
+        return plan.bulk(connection, batch, guard, rewrite_equal, now)
+    decided = decide_upserts(connection, plan, batch, guard, rewrite_equal)
+    rows = written_rows(plan, batch, decided, now)
+    if rows:
+        connection.execute(plan.statement(rewrite_equal), rows)
+    return decided_result(plan, rows, decided)
+
+
+def decide_upserts(
+    connection: Connection, plan: WritePlan, batch: Sequence[Upsert], guard: TombstoneGuard, rewrite_equal: bool
+) -> dict[str, UpsertDecision]:
+    """What each upsert of ``batch`` (one per id) does, from the stored versions read first."""
     ids = [u.record_id for u in batch]
     stored = read_stored(connection, plan.target(), plan.id_column, plan.version_column, ids, plan.id_array)
-    decided = {
+    return {
         u.record_id: decide_upsert(
             stored.get(u.record_id, ABSENT), u.record_id, u.version, guard, rewrite_equal=rewrite_equal
         )
         for u in batch
     }
+
+
+def written_rows(
+    plan: WritePlan, batch: Sequence[Upsert], decided: Mapping[str, UpsertDecision], now: datetime
+) -> list[dict[str, object]]:
+    """The bound rows of the upserts that insert or update."""
     encoded_now = plan.encode_time(now)
-    rows = [plan.row(u, encoded_now) for u in batch if decided[u.record_id] in _WRITTEN]
-    if plan.bulk is not None and len(rows) >= BULK_MIN_ROWS:
-        plan.bulk(connection, plan, rows, rewrite_equal)
-    elif rows:
-        connection.execute(plan.statement(rewrite_equal), rows)
+    return [plan.row(u, encoded_now) for u in batch if decided[u.record_id] in _WRITTEN]
+
+
+def decided_result(
+    plan: WritePlan, rows: Sequence[Mapping[str, object]], decided: Mapping[str, UpsertDecision]
+) -> WriteResult:
+    """The result of writing ``rows`` after ``decided``."""
     return WriteResult(
         applied=tuple(str(row[plan.id_column]) for row in rows),
         stale=tuple(i for i, d in decided.items() if d is UpsertDecision.STALE),
