@@ -109,12 +109,17 @@ def _not_allowed(organization: Organization) -> Problem:
     )
 
 
-def managed_organization(ctx: Context, who: Caller, query: OrgParams) -> Organization:
-    """The organization the query names, which the caller may manage (metadata routes)."""
-    organization = ctx.organizations.find(query.organization_id, query.organization_url)
+def manageable(ctx: ApiContext, who: Principal, organization_id: str | None, url: str | None) -> Organization:
+    """The organization named by id or URL (400/404), which the caller must be allowed to manage (403)."""
+    organization = ctx.organizations.find(organization_id, url)
     if not may_manage(ctx, organization, who):
         raise _not_allowed(organization)
     return organization
+
+
+def managed_organization(ctx: Context, who: Caller, query: OrgParams) -> Organization:
+    """The organization the query names, which the caller may manage (metadata routes)."""
+    return manageable(ctx, who, query.organization_id, query.organization_url)
 
 
 ManagedOrg = Annotated[Organization, Depends(managed_organization)]

@@ -15,7 +15,7 @@ from dataexport.api.dependencies import (
     ManagedProfile,
     OrgParams,
     gated_organization,
-    may_manage,
+    manageable,
 )
 from dataexport.api.documentation import errors
 from dataexport.api.models import FailuresInfoOut, ProfileOut, ResyncRunOut
@@ -23,7 +23,7 @@ from dataexport.domain.checks import TestResult
 from dataexport.domain.lifecycle import LifecycleCall
 from dataexport.domain.profile import ExportProfile
 from dataexport.domain.profile_rules import is_guid
-from dataexport.service.problems import Problem, ProblemKind, validation_failed
+from dataexport.service.problems import validation_failed
 from dataexport.store.values import Organization
 
 router = APIRouter(prefix="/crm/exporter/profiles", tags=["Profiles"])
@@ -62,23 +62,12 @@ def _with_status(ctx: ApiContext, profile: ExportProfile, status: str | None) ->
 def _body_organization(ctx: ApiContext, who: Caller, query: OrgParams, body: object) -> tuple[Organization, str | None]:
     """The organization of a create/validate call: the query's, else the body's ``OrganizationId``."""
     if query.given:
-        organization = gated_organization(_managed(ctx, who, query.organization_id, query.organization_url))
+        organization = gated_organization(manageable(ctx, who, query.organization_id, query.organization_url))
         return organization, organization.id
     named = body.get("OrganizationId") if isinstance(body, dict) else None
     if isinstance(named, str) and is_guid(named):
-        return gated_organization(_managed(ctx, who, named, None)), None
+        return gated_organization(manageable(ctx, who, named, None)), None
     raise validation_failed(ctx.profiles.field_problems(None if body is _NOT_JSON else body))
-
-
-def _managed(ctx: ApiContext, who: Caller, organization_id: str | None, url: str | None) -> Organization:
-    organization = ctx.organizations.find(organization_id, url)
-    if not may_manage(ctx, organization, who):
-        raise Problem(
-            ProblemKind.FORBIDDEN,
-            "NotSystemAdministrator",
-            f"The caller is not a System Administrator of organization {organization.id}.",
-        )
-    return organization
 
 
 @router.get(
@@ -90,7 +79,7 @@ def _managed(ctx: ApiContext, who: Caller, organization_id: str | None, url: str
 )
 def list_profiles(ctx: Context, who: Caller, query: OrgParams, status: Status = None) -> list[ProfileOut]:
     """The organization's profiles, by creation time."""
-    organization = gated_organization(_managed(ctx, who, query.organization_id, query.organization_url))
+    organization = gated_organization(manageable(ctx, who, query.organization_id, query.organization_url))
     return [_with_status(ctx, profile, status) for profile in ctx.profiles.list(organization)]
 
 
