@@ -30,7 +30,6 @@ from dataexport.blobs.base import FailureFiles
 from dataexport.blobs.local import LocalFailureFiles
 from dataexport.blobs.signing import UrlSigner
 from dataexport.config.service import DEFAULT_AUTHORITY, OrganizationConfig, ServiceConfig, ensure_url_signing_key
-from dataexport.destination.sql.urls import absolute_sqlite_url
 from dataexport.domain.profile import ExportProfile, ProfileState
 from dataexport.domain.secret_refs import parse_secret_reference
 from dataexport.engine import EngineSettings
@@ -108,7 +107,7 @@ def build_runtime(
     config.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_url_signing_key(config)
     secrets = SecretResolver.from_config(config, environ)
-    store = open_store(absolute_sqlite_url(config.control_db, config.data_dir))
+    store = open_store(config.control_db_url)
     closers: list[Callable[[], None]] = []
     try:
         organizations = OrganizationDirectory(

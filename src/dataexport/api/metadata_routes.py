@@ -32,7 +32,7 @@ def get_organizations(ctx: Context, who: Caller) -> list[OrganizationOut]:
     for organization in organizations:
         try:
             if may_manage(ctx, organization, who):
-                allowed.append(OrganizationOut.of(organization, organization.url))
+                allowed.append(OrganizationOut.of(organization))
         except Problem as problem:
             if problem.kind is not ProblemKind.UNAVAILABLE:
                 raise
@@ -47,7 +47,7 @@ def get_organizations(ctx: Context, who: Caller) -> list[OrganizationOut]:
 @router.get("/metadata/discover", operation_id="Metadata_GetOrgDetails", response_model=OrganizationOut, responses=_ORG)
 def discover(organization: ManagedOrg) -> OrganizationOut:
     """One organization's details."""
-    return OrganizationOut.of(organization, organization.url)
+    return OrganizationOut.of(organization)
 
 
 @router.get(

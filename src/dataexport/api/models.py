@@ -50,10 +50,10 @@ class OrganizationOut(DesModel):
     privacy_terms_accepted: bool
 
     @classmethod
-    def of(cls, organization: Organization, url: str) -> OrganizationOut:
+    def of(cls, organization: Organization) -> OrganizationOut:
         return cls(
             organization_id=organization.id,
-            organization_url=url,
+            organization_url=organization.url,
             friendly_name=organization.friendly_name,
             unique_name=organization.unique_name,
             tenant_id=organization.tenant_id,
