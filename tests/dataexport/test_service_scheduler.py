@@ -3,6 +3,7 @@ transient connection errors set ``LastError`` and are retried, terminal ones mov
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine
 from test_destination_support import simple_schema
 from test_engine_support import CONTACT, FAST, contact_row, guid, make_profile
@@ -22,7 +24,8 @@ from dataexport.engine import LocalFailureStore, ProfileRunner
 from dataexport.errors import SecretNotFound, SecretUnavailable
 from dataexport.service.profiles import record_profile_error
 from dataexport.service.runs import ProfileRun
-from dataexport.service.scheduler import Scheduler
+from dataexport.service.scheduler import STOP_GRACE_SECONDS, Scheduler
+from dataexport.source.dataverse import DataverseSource, SourceConfig, StaticToken
 from dataexport.source.scripted import ScriptedSource
 from dataexport.store import ControlStore, open_store
 from dataexport.store.values import Organization
@@ -186,3 +189,33 @@ def test_housekeeping_runs_at_start(store: ControlStore, factory: Factory) -> No
         assert ran.wait(10)
     finally:
         scheduler.shutdown()
+
+
+def test_stopping_a_profile_waiting_on_an_unreachable_dataverse_does_not_wait_out_the_retries(
+    tmp_path: Path, store: ControlStore
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: every read fails and backs off (up to 60 s)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = SourceConfig(org_url=f"http://127.0.0.1:{port}", auth=StaticToken(access_token=SecretStr("t")))
+
+    def build(profile: ExportProfile) -> ProfileRun:
+        source = DataverseSource(config)
+        runner = ProfileRunner(
+            profile,
+            source=source,
+            destination=MemoryDestination(),
+            store=store,
+            failure_store=LocalFailureStore(tmp_path / "failures"),
+            settings=FAST,
+        )
+        return ProfileRun(runner, source, create_engine("sqlite://"))
+
+    profile = active(store)
+    scheduler = Scheduler(Records(store), build, backoff=QUICK)
+    scheduler.start()
+    time.sleep(1.5)  # the first reads failed; the steps are in their backoff
+    started = time.monotonic()
+    scheduler.shutdown()
+    assert time.monotonic() - started < STOP_GRACE_SECONDS + 5
+    assert not scheduler.is_running(profile.id)

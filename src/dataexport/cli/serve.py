@@ -23,6 +23,8 @@ from dataexport.runtime import ServiceRuntime, build_runtime, public_base_url
 
 log = logging.getLogger(__name__)
 
+QUIET_LOGGERS = ("httpx", "httpcore", "azure", "msal", "urllib3")
+
 
 def load_config(path: Path | None, console: Console) -> ServiceConfig | None:
     """The service configuration, or None after printing what is wrong with it."""
@@ -101,6 +103,9 @@ class RunningService:
 
 def serve(config: ServiceConfig, console: Console) -> int:
     """Run the service until interrupted; the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in QUIET_LOGGERS:  # one line per HTTP request of every client: only their warnings
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         runtime = build_runtime(config)
     except DataExportError as error:

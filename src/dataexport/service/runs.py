@@ -39,6 +39,10 @@ class ProfileRun:
     engine: Engine
     closed: bool = field(default=False)
 
+    def interrupt(self) -> None:
+        """Close the Dataverse source now (from another thread): waits on it end, reads fail as transient."""
+        self.source.close()
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True

@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -27,6 +27,7 @@ from dataexport.service.runs import ProfileRun
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 60.0
+STOP_GRACE_SECONDS = 5.0
 
 
 class ProfileRecords(Protocol):
@@ -49,7 +50,14 @@ class ProfileRecords(Protocol):
 class _Worker:
     profile: ExportProfile
     stop: threading.Event
-    thread: threading.Thread
+    thread: threading.Thread = field(init=False)  # set by Scheduler._spawn, which starts it
+    run: ProfileRun | None = None
+
+    def interrupt(self) -> None:
+        """End the run's waits on Dataverse (backoff, retries): the steps then stop as transient."""
+        run = self.run
+        if run is not None:
+            run.interrupt()
 
 
 class Scheduler:
@@ -111,16 +119,24 @@ class Scheduler:
                 self._workers[profile_id] = self._spawn(profile)
 
     def stop(self, profile_id: str) -> None:
-        """Stop the profile's worker; in-flight batches commit or roll back first (waits up to 60 s)."""
+        """Stop the profile's worker; in-flight batches commit or roll back first (waits up to 60 s).
+
+        After a short grace the run's Dataverse source is closed, so a step waiting on an unreachable Dataverse
+        (backoff between retries) ends at once instead of holding the stop.
+        """
         with self._lock:
             worker = self._workers.pop(profile_id, None)
         if worker is None:
             return
         worker.stop.set()
-        if worker.thread is not threading.current_thread():
-            worker.thread.join(STOP_TIMEOUT_SECONDS)
-            if worker.thread.is_alive():
-                log.warning("profile %s: its runner did not stop within %s s", profile_id, STOP_TIMEOUT_SECONDS)
+        if worker.thread is threading.current_thread():
+            return
+        worker.thread.join(STOP_GRACE_SECONDS)
+        if worker.thread.is_alive():
+            worker.interrupt()
+            worker.thread.join(STOP_TIMEOUT_SECONDS - STOP_GRACE_SECONDS)
+        if worker.thread.is_alive():
+            log.warning("profile %s: its runner did not stop within %s s", profile_id, STOP_TIMEOUT_SECONDS)
 
     def is_running(self, profile_id: str) -> bool:
         """Whether the profile has a live worker."""
@@ -139,35 +155,47 @@ class Scheduler:
             self._housekeeper.join(5)
 
     def _spawn(self, profile: ExportProfile) -> _Worker:
-        stop = threading.Event()
-        thread = threading.Thread(target=self._run, args=(profile, stop), name=f"profile-{profile.id[:8]}", daemon=True)
-        worker = _Worker(profile, stop, thread)
-        thread.start()
+        worker = _Worker(profile, threading.Event())
+        worker.thread = threading.Thread(
+            target=self._run, args=(worker,), name=f"profile-{profile.id[:8]}", daemon=True
+        )
+        worker.thread.start()
         return worker
 
-    def _run(self, profile: ExportProfile, stop: threading.Event) -> None:
+    def _run(self, worker: _Worker) -> None:
+        profile, stop = worker.profile, worker.stop
         attempt = 0
         while not stop.is_set():
             try:
                 run = self._build(profile)
             except TerminalError as error:
+                log.error("profile %s (%s) failed and stops: %s", profile.id, profile.name, error)
                 self._records.record_error(profile.id, str(error), failed=True)
                 return
             except DataExportError as error:
+                delay = self._backoff.delay(attempt, random.random())
+                log.warning(
+                    "profile %s (%s) cannot connect now, next try in %.0f s: %s", profile.id, profile.name, delay, error
+                )
                 self._records.record_error(profile.id, str(error), failed=False)
-                stop.wait(self._backoff.delay(attempt, random.random()))
+                stop.wait(delay)
                 attempt += 1
                 continue
             attempt = 0
+            log.info("profile %s (%s): syncing %d subject(s)", profile.id, profile.name, len(run.runner.subjects))
+            worker.run = run
             try:
                 self._records.record_error(profile.id, None, failed=False)
                 summary = run.runner.run(stop)
             finally:
+                worker.run = None
                 run.close()
             wide = next((outcome for outcome in summary.outcomes if outcome.profile_wide), None)
             if wide is not None:
+                log.error("profile %s (%s) failed and stops: %s", profile.id, profile.name, wide.error)
                 self._records.record_error(profile.id, wide.error, failed=True)
                 return
+        log.info("profile %s (%s): stopped", profile.id, profile.name)
 
     def _housekeep(self) -> None:
         assert self._housekeeping is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -70,7 +71,8 @@ class DataverseSource:
         http: an ``httpx.Client`` to use (e.g. Starlette's ``TestClient`` around an in-process emulator);
             by default one is built from ``config`` and closed by :meth:`close`.
         gate: the identity's throttle gate, when several sources share one identity.
-        clock, sleep, wall_clock, jitter: injected time and randomness (tests).
+        clock, sleep, wall_clock, jitter: injected time and randomness (tests). By default waits (backoff,
+            throttling) end early when the source is closed, and the request then fails as transient.
         ledger: a budget shared with other processes (the control database's).
     """
 
@@ -81,21 +83,30 @@ class DataverseSource:
         http: httpx.Client | None = None,
         gate: ThrottleGate | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         jitter: Callable[[], float] = random.random,
         ledger: BudgetLedger | None = None,
     ) -> None:
+        self._closed = threading.Event()
+        wait: Callable[[float], object] = sleep or self._closed.wait
         self._config = config
         self._owns_http = http is None
         self._http = http if http is not None else build_http_client(config)
         self._transport = Transport(self._http, clock=clock)
         self._gate = gate or ThrottleGate(
-            config.identity, config.throttle, clock=clock, sleep=sleep, wall_clock=wall_clock, ledger=ledger
+            config.identity, config.throttle, clock=clock, sleep=wait, wall_clock=wall_clock, ledger=ledger
         )
         tokens = token_provider(config.auth, config.scope, self._http, clock=clock)
         self._runner = RequestRunner(
-            self._transport, tokens, self._gate, config, sleep=sleep, wall_clock=wall_clock, jitter=jitter
+            self._transport,
+            tokens,
+            self._gate,
+            config,
+            sleep=wait,
+            wall_clock=wall_clock,
+            jitter=jitter,
+            closed=self._closed.is_set,
         )
         self._sizes = PageSizes(config.pages)
         self._root = config.web_api_root
@@ -261,7 +272,9 @@ class DataverseSource:
         self._sizes.restore(entity, size)
 
     def close(self) -> None:
-        """See :meth:`dataexport.source.base.Source.close`."""
+        """See :meth:`dataexport.source.base.Source.close`; a read waiting or retrying in another thread then
+        fails at once as transient (``SourceUnavailable``), so a stopping sync is not held by Dataverse."""
+        self._closed.set()
         if self._owns_http:
             self._transport.close()
 

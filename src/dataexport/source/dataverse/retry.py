@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar, cast
 
 from dataexport.domain.sync import Backoff
-from dataexport.errors import DataExportError
+from dataexport.errors import DataExportError, SourceUnavailable
 from dataexport.source.dataverse.auth import TokenProvider
 from dataexport.source.dataverse.classify import Failure, Observation, Verdict, classify
 from dataexport.source.dataverse.config import SourceConfig
@@ -81,10 +81,12 @@ class RequestRunner:
         gate: ThrottleGate,
         config: SourceConfig,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         jitter: Callable[[], float] = random_module.random,
+        closed: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._closed = closed
         self._transport = transport
         self._tokens = tokens
         self._gate = gate
@@ -103,11 +105,14 @@ class RequestRunner:
 
         Raises:
             SourceThrottled, SourceUnauthorized, RetriesExhausted, PageTooLarge, InvalidPage: transient.
+            SourceUnavailable: the source was closed meanwhile (a stop interrupts waits and retries).
             DeltaTokenExpired, LinkRejected: restart the read.
             ChangeTrackingDisabled, SourceRequestRefused, SourceCredentialsRejected: terminal.
         """
         progress = _Progress()
         while True:
+            if self._closed():
+                raise SourceUnavailable("The Dataverse source was closed: the sync is stopping", entity=request.entity)
             attempt = self._attempt(request, interpret)
             verdict = classify(attempt.observation)
             if verdict is Verdict.OK:

@@ -48,7 +48,7 @@ class ThrottleGate:
         settings: ThrottleSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ledger: BudgetLedger | None = None,
     ) -> None:
