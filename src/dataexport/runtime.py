@@ -33,7 +33,7 @@ from dataexport.config.service import DEFAULT_AUTHORITY, OrganizationConfig, Ser
 from dataexport.domain.profile import ExportProfile, ProfileState
 from dataexport.domain.secret_refs import parse_secret_reference
 from dataexport.engine import EngineSettings
-from dataexport.engine.resync import ResyncNotActive, resync_status, start_resync
+from dataexport.engine.resync import ResyncNotActive, start_resync
 from dataexport.errors import DataExportError
 from dataexport.secrets.resolver import SecretResolver
 from dataexport.service.catalog import MetadataCache
@@ -221,18 +221,8 @@ class _Resyncs:
         return started
 
     def latest(self, profile_id: str) -> ResyncStatus | None:
-        status = resync_status(self._store, profile_id)
-        if status is None:
-            return None
-        return ResyncStatus(
-            run_id=status.run_id,
-            state=status.state.value,
-            queued_records=status.queued_records,
-            succeeded=status.succeeded,
-            failed=status.failed,
-            started_on=status.started_on,
-            completed_on=status.completed_on,
-        )
+        run = self._store.resyncs.latest(profile_id)
+        return None if run is None else ResyncStatus.of(run)
 
 
 class _ApiKeyAdmins:

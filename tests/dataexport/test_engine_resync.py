@@ -19,9 +19,9 @@ from dataexport.engine import (
     EngineSettings,
     ProfileRunner,
     ResyncNotActive,
-    resync_status,
     start_resync,
 )
+from dataexport.service.status import ResyncStatus
 from dataexport.source.errors import ChangeTrackingDisabled
 from dataexport.store import open_store
 from dataexport.store.errors import ResyncInProgress
@@ -64,6 +64,12 @@ def data_files(harness: Harness) -> list[Path]:
     return sorted(root.rglob("*.json")) if root.exists() else []
 
 
+def latest_status(harness: Harness) -> ResyncStatus | None:
+    """The profile's last run as the API's ``Status.Resync`` shows it."""
+    run = harness.store.resyncs.latest(PROFILE_ID)
+    return None if run is None else ResyncStatus.of(run)
+
+
 def give_up_contact_2(harness: Harness, sync: ProfileRunner) -> None:
     """Baseline contacts 1 and 2; contact 2 is refused and given up at once (the profile has RetryCount 0)."""
     harness.memory.reject(guid(2), "value too long for column")
@@ -89,9 +95,9 @@ def test_a_fixed_record_is_re_read_synced_and_leaves_the_failed_set(harness: Har
     assert harness.names()[guid(2)] == "Current"  # re-read by id: the current version was written
     assert harness.store.failed.failed_ids(harness.key()) == set()
     assert harness.state().failed_records == 0
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None
-    assert status.document() == {
+    assert status.model_dump(by_alias=True, mode="json") == {
         "RunId": run.run_id,
         "State": "Completed",
         "QueuedRecords": 1,
@@ -128,7 +134,7 @@ def test_a_record_still_failing_gets_retry_count_retries_and_a_force_refresh_lin
     assert len(lines(harness, FailureLog.FAILURE)) == 1  # only the original give-up
     forced = [entry for entry in harness.store.ledger.list(PROFILE_ID) if entry.log is FailureLog.FORCE_REFRESH]
     assert [entry.attempts for entry in forced] == [3]
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.state, status.succeeded, status.failed) == (ResyncState.COMPLETED, 0, 1)
     assert status.run_id == run.run_id
 
@@ -143,7 +149,7 @@ def test_a_record_deleted_meanwhile_takes_the_delete_path(harness: Harness) -> N
     sync.run_once()
     assert harness.store.failed.failed_ids(harness.key()) == set()
     assert guid(2) in harness.store.tombstones.load(harness.key(), [guid(2)])
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.state, status.succeeded) == (ResyncState.COMPLETED, 1)
 
 
@@ -158,7 +164,7 @@ def test_a_newer_change_from_the_stream_settles_the_entry_and_counts_as_succeede
     harness.source.script_delta(final, [contact_row(2, 20, "Newer")])
     sync.run_once()
     assert harness.names()[guid(2)] == "Newer"
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.state, status.succeeded, status.failed) == (ResyncState.COMPLETED, 1, 0)
 
 
@@ -168,7 +174,7 @@ def test_a_second_start_while_running_is_refused(harness: Harness) -> None:
     first = start_resync(harness.store, harness.profile, harness.clock.now)
     with pytest.raises(ResyncInProgress, match="still running"):
         start_resync(harness.store, harness.profile, harness.clock.now)
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.run_id, status.state) == (first.run_id, ResyncState.RUNNING)
 
 
@@ -179,7 +185,7 @@ def test_a_profile_that_is_not_active_is_refused(harness: Harness, state: Profil
     harness.profile = harness.profile.model_copy(update={"state": state})
     with pytest.raises(ResyncNotActive, match=f"Profile is {state.value}, not Active: activate it"):
         start_resync(harness.store, harness.profile, harness.clock.now)
-    assert resync_status(harness.store, PROFILE_ID) is None
+    assert latest_status(harness) is None
     assert harness.store.retries.queued_count(harness.key()) == 0
 
 
@@ -228,11 +234,11 @@ def test_a_restart_mid_run_keeps_the_run_and_its_queue(harness: Harness) -> None
     harness.store.close()
 
     harness.store = open_store(f"sqlite:///{harness.tmp_path / 'control.db'}", clock=harness.clock)
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.run_id, status.state, status.succeeded) == (run.run_id, "Running", 1)
     assert harness.store.retries.queued_count(harness.key()) == 1
     runner(harness).run_once()
-    status = resync_status(harness.store, PROFILE_ID)
+    status = latest_status(harness)
     assert status is not None and (status.state, status.succeeded, status.failed) == (ResyncState.COMPLETED, 2, 0)
     assert set(harness.names()) == {guid(1), guid(2)}
     assert harness.state().failed_records == 0

@@ -18,7 +18,7 @@ composition happens in the CLI or the service.
 from dataexport.engine.failure_store import FailureStore, LocalFailureStore
 from dataexport.engine.observer import NullObserver, SyncObserver
 from dataexport.engine.rebaseline import RebaselineCause, request_rebaseline
-from dataexport.engine.resync import ResyncNotActive, ResyncStatus, resync_status, start_resync
+from dataexport.engine.resync import ResyncNotActive, start_resync
 from dataexport.engine.runner import ProfileRunner, RunSummary
 from dataexport.engine.settings import EngineSettings
 from dataexport.engine.step import StepOutcome, StepStatus, SyncStep
@@ -31,13 +31,11 @@ __all__ = [
     "ProfileRunner",
     "RebaselineCause",
     "ResyncNotActive",
-    "ResyncStatus",
     "RunSummary",
     "StepOutcome",
     "StepStatus",
     "SyncObserver",
     "SyncStep",
     "request_rebaseline",
-    "resync_status",
     "start_resync",
 ]

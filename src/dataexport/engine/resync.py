@@ -1,4 +1,4 @@
-"""``resyncfailed`` (DES §8.7): start a run, report its progress, count what the steps' retries settle.
+"""``resyncfailed`` (DES §8.7): start a run and count what the steps' retries settle.
 
 A run re-attempts every record of the profile's failed sets and every ``Failed`` subject. Starting it only
 writes the control database (see :meth:`dataexport.store.base.ResyncRuns.start`); the work happens in the
@@ -15,8 +15,7 @@ was for); one that fails takes the entry's place with a fresh attempt count and 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dataexport.domain.profile import ExportProfile, ProfileState
 from dataexport.engine.context import Clock
@@ -27,31 +26,6 @@ from dataexport.store.values import ResyncRun, ResyncState, SyncKey
 
 class ResyncNotActive(InvalidTransition):
     """``resyncfailed`` needs an ``Active`` profile (DES §8.7, 409 ``NotActive``): activate it first."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResyncStatus:
-    """The ``Status.Resync`` object of a profile (DES §2.2): its last ``resyncfailed`` run."""
-
-    run_id: str
-    state: ResyncState
-    queued_records: int
-    succeeded: int
-    failed: int
-    started_on: datetime
-    completed_on: datetime | None
-
-    def document(self) -> dict[str, object]:
-        """The DES JSON object: PascalCase names, timestamps ISO 8601 UTC with ``Z``."""
-        return {
-            "RunId": self.run_id,
-            "State": self.state.value,
-            "QueuedRecords": self.queued_records,
-            "Succeeded": self.succeeded,
-            "Failed": self.failed,
-            "StartedOn": _iso(self.started_on),
-            "CompletedOn": _iso(self.completed_on) if self.completed_on is not None else None,
-        }
 
 
 def start_resync(store: Store, profile: ExportProfile, now: datetime) -> ResyncRun:
@@ -67,22 +41,6 @@ def start_resync(store: Store, profile: ExportProfile, now: datetime) -> ResyncR
             profile_id=profile.id,
         )
     return store.resyncs.start(profile.id, now)
-
-
-def resync_status(store: Store, profile_id: str) -> ResyncStatus | None:
-    """The profile's last run as ``Status.Resync``, or None when it never had one."""
-    run = store.resyncs.latest(profile_id)
-    if run is None:
-        return None
-    return ResyncStatus(
-        run.run_id,
-        run.state,
-        run.queued_records,
-        run.succeeded,
-        run.failed,
-        run.started_at,
-        run.completed_at,
-    )
 
 
 def settle_latest_run(store: Store, profile_id: str, now: datetime) -> None:
@@ -129,7 +87,3 @@ class RunTally:
         for run_id in sorted(self._touched):
             self._store.resyncs.complete_if_done(run_id, self._clock())
         self._touched.clear()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

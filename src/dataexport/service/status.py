@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_pascal
 from dataexport.domain.profile import ExportProfile
 from dataexport.domain.sync import EntityPhase
 from dataexport.domain.timestamps import Timestamp
-from dataexport.store.values import EntityState, SyncKind
+from dataexport.store.values import EntityState, ResyncRun, SyncKind
 
 
 class _Des(BaseModel):
@@ -43,6 +43,19 @@ class ResyncStatus(_Des):
     failed: int
     started_on: Timestamp
     completed_on: Timestamp | None = None
+
+    @classmethod
+    def of(cls, run: ResyncRun) -> ResyncStatus:
+        """The status of a stored run."""
+        return cls(
+            run_id=run.run_id,
+            state=run.state.value,
+            queued_records=run.queued_records,
+            succeeded=run.succeeded,
+            failed=run.failed,
+            started_on=run.started_at,
+            completed_on=run.completed_at,
+        )
 
 
 class ProfileStatus(_Des):
